@@ -1,0 +1,44 @@
+"""What every script's command line shares: common flags, quiet TensorFlow, clean errors."""
+
+import argparse
+import os
+import sys
+
+# TensorFlow's C++ start-up chatter (CUDA probing on CPU machines, oneDNN
+# notices) means nothing to a student; real errors still raise in Python.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from ferlib.data import UserError  # noqa: E402
+
+
+def parser(description):
+    """An argparse parser whose --help shows the script's docstring and defaults."""
+    return argparse.ArgumentParser(description=description,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_data_args(p):
+    p.add_argument("--data", default=None,
+                   help="FER2013 as fer2013.csv (emotion,pixels,Usage), train.csv (label,feature), "
+                        "either gzipped, or a folder of class-named image folders; 'synthetic' for the "
+                        "built-in faces. Default: data/fer2013.csv, then data/train.csv, then synthetic.")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed: weights, shuffling, and the 10%% validation split of files "
+                        "without a Usage column (default: %(default)s)")
+
+
+def add_model_arg(p, default="models/cnn.keras"):
+    p.add_argument("--model", default=default, help="a saved .keras model (default: %(default)s)")
+
+
+def run(main, argv=None):
+    """Call main(argv); a UserError becomes one line on stderr and exit status 2."""
+    prog = os.path.basename(sys.argv[0])
+    try:
+        return main(argv) or 0
+    except UserError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

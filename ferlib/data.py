@@ -1,0 +1,332 @@
+"""Load FER2013 in every form people have it, and split it the same way everywhere.
+
+Forms (`--data PATH`), see docs/DESIGN: Kaggle `emotion,pixels,Usage`, ML2017
+HW3 `label,feature` (train) and `id,feature` (test, no labels), any of these
+gzipped, and folders of class-named image subfolders (optionally under
+train/ val/ test/). Without --data: data/fer2013.csv, data/train.csv, then the
+built-in synthetic set.
+
+Parsing is the slow part of FER2013 (270 MB of decimal text), so the pixels
+of all rows go through one `np.fromstring` call; only when that finds a
+problem do we walk the rows one by one to name the bad line. The parsed
+arrays are cached as an uncompressed .npz keyed on the file's path, size and
+mtime, so the second load is a memory copy.
+"""
+
+import gzip
+import hashlib
+import os
+import sys
+import warnings
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ferlib import CLASS_NAMES
+from ferlib.synthetic import synthetic_faces
+
+SIZE = 48
+NPIX = SIZE * SIZE
+DEFAULT_PATHS = ("data/fer2013.csv", "data/train.csv")
+USAGE_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+SPLITS = ("train", "val", "test")
+# The built-in set: a fixed data seed, so every script and every --seed sees
+# the same faces. Sizes keep a CPU run of the whole report within minutes.
+SYNTHETIC_SEED = 2013
+SYNTHETIC_SIZES = {"train": 2800, "val": 700, "test": 700}
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".tif", ".tiff")
+FOLDER_SPLITS = {"train": "train", "training": "train", "val": "val", "valid": "val",
+                 "validation": "val", "publictest": "val", "test": "test", "privatetest": "test"}
+
+
+class UserError(Exception):
+    """A mistake the user can fix (bad file, bad flag): one line, exit 2, no traceback."""
+
+
+class DataError(UserError):
+    def __init__(self, path, problem, line=None):
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass
+class FERData:
+    """Images (N,48,48) uint8 and labels (N,) int64 per split; labels are -1 when unknown."""
+    source: str
+    splits: dict
+    masks: dict = field(default_factory=dict)    # synthetic only: expression pixels
+    ids: np.ndarray | None = None                 # `id,feature` test files
+
+    def counts(self):
+        return {k: int(len(v[1])) for k, v in self.splits.items()}
+
+    def split(self, name):
+        if name == "all":
+            xs, ys = zip(*self.splits.values())
+            return np.concatenate(xs), np.concatenate(ys)
+        return self.splits[name]
+
+
+# ---------------------------------------------------------------- public API
+
+def load_fer2013(path=None, seed=0, val_fraction=0.1, verbose=True):
+    """Load `path` (or the default lookup) into train/val/test splits."""
+    if path is None:
+        path = next((p for p in DEFAULT_PATHS if os.path.exists(p)), None)
+        if path is None:
+            if verbose:
+                print("data: no --data given and no data/fer2013.csv or data/train.csv: using the "
+                      "built-in synthetic faces. For real results put FER2013 in data/ (see data/README.md).",
+                      file=sys.stderr)
+            return load_synthetic()
+        if verbose:
+            print(f"data: using {path}", file=sys.stderr)
+    if path == "synthetic":
+        return load_synthetic()
+    if not os.path.exists(path):
+        raise DataError(path, "no such file or directory")
+    if os.path.isdir(path):
+        return _load_folders(path, seed, val_fraction)
+    x, y, usage, ids = read_csv(path)
+    if ids is not None:   # HW3 test file: nothing to split
+        return FERData(path, {"test": (x, y)}, ids=ids)
+    if usage is not None:
+        splits = {s: (x[usage == s], y[usage == s]) for s in SPLITS}
+    else:
+        splits = _split_labelled(x, y, seed, val_fraction)
+    return FERData(path, splits)
+
+
+def load_synthetic():
+    """The built-in set: fixed train/val/test faces, with expression masks."""
+    n = sum(SYNTHETIC_SIZES.values())
+    x, y, m = synthetic_faces(n, seed=SYNTHETIC_SEED)
+    splits, masks, start = {}, {}, 0
+    for name, k in SYNTHETIC_SIZES.items():
+        splits[name] = (x[start:start + k], y[start:start + k])
+        masks[name] = m[start:start + k]
+        start += k
+    return FERData("synthetic", splits, masks)
+
+
+def split_indices(y, seed=0, val_fraction=0.1):
+    """Seeded, stratified (train, val) index arrays: the same for the same labels and seed."""
+    from sklearn.model_selection import train_test_split
+    idx = np.arange(len(y))
+    if len(y) == 0:
+        return idx, idx
+    n_val = max(int(round(val_fraction * len(y))), 1)
+    _, counts = np.unique(y, return_counts=True)
+    stratify = y if counts.min() >= 2 and n_val >= len(counts) else None
+    return train_test_split(idx, test_size=n_val, random_state=seed, stratify=stratify)
+
+
+def _split_labelled(x, y, seed, val_fraction):
+    tr, va = split_indices(y, seed, val_fraction)
+    tr, va = np.sort(tr), np.sort(va)
+    empty = (x[:0], y[:0])
+    return {"train": (x[tr], y[tr]), "val": (x[va], y[va]), "test": empty}
+
+
+# ---------------------------------------------------------------- CSV forms
+
+def read_csv(path, cache=True):
+    """Parse a FER2013 CSV (or .csv.gz): (images, labels, usage-split or None, ids or None)."""
+    st = os.stat(path)
+    cache_file = _cache_path(path, st) if cache else None
+    if cache_file and os.path.exists(cache_file):
+        with np.load(cache_file) as z:
+            get = lambda k: z[k] if k in z.files else None  # noqa: E731
+            return z["x"], z["y"], get("usage"), get("ids")
+    out = _parse_csv(path)
+    if cache_file:
+        _save_npz(cache_file, **{k: v for k, v in zip(("x", "y", "usage", "ids"), out) if v is not None})
+    return out
+
+
+def _cache_path(path, st):
+    root = os.environ.get("FERKIT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ferkit")
+    key = hashlib.sha1(f"{os.path.realpath(path)}|{st.st_size}|{st.st_mtime_ns}|v1".encode()).hexdigest()[:16]
+    return os.path.join(root, f"{os.path.basename(path)}.{key}.npz")
+
+
+def _save_npz(dest, **arrays):
+    """Atomic: a concurrent reader sees the old file or the whole new one."""
+    try:
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        tmp = f"{dest}.tmp{os.getpid()}.npz"
+        np.savez(tmp, **arrays)
+        os.replace(tmp, dest)
+    except OSError:
+        pass  # a cache we cannot write is only a slower next load
+
+
+def _read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        return gzip.decompress(raw) if path.endswith(".gz") else raw   # one shot: faster than gzip.open
+    except (OSError, EOFError, zlib.error) as e:   # includes gzip.BadGzipFile
+        raise DataError(path, f"cannot read: {e}") from None
+
+
+def _parse_csv(path):
+    raw = _read_bytes(path)
+    lines = raw.split(b"\n")
+    if lines and lines[-1].strip() == b"":
+        lines.pop()
+    if not lines or not lines[0].strip():
+        raise DataError(path, "empty file", 1)
+    header = [h.strip().strip(b'"').decode("utf-8", "replace").lower() for h in lines[0].rstrip(b"\r").split(b",")]
+    header[0] = header[0].lstrip("\ufeff")
+    forms = {("emotion", "pixels", "usage"): "kaggle", ("emotion", "pixels"): "kaggle",
+             ("label", "feature"): "train", ("id", "feature"): "test"}
+    form = forms.get(tuple(header))
+    if form is None:
+        raise DataError(path, f"unknown header {','.join(header)!r}: expected emotion,pixels,Usage "
+                              "(Kaggle), label,feature (HW3 train) or id,feature (HW3 test)", 1)
+    rows = lines[1:]
+    if not rows:
+        raise DataError(path, "no data rows after the header", 1)
+    ncol = len(header)
+    x = y = None
+    # Fast path for well-formed files (single spaces, no quotes, fixed column
+    # count): blank out commas and the Usage words, then parse every number of
+    # the file, first column included, in one C call.
+    if all(r.count(b" ") == NPIX - 1 and r.count(b",") == ncol - 1 for r in rows):
+        body = raw[raw.index(b"\n") + 1:].translate(_BLANK)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # fromstring warns and stops on junk; the size check catches it
+            flat = np.fromstring(body, dtype=np.int32, sep=" ")
+        if flat.size == len(rows) * (NPIX + 1):
+            flat = flat.reshape(len(rows), NPIX + 1)
+            first, pix = flat[:, 0].astype(np.int64), flat[:, 1:]
+            if pix.min() >= 0 and pix.max() <= 255:
+                x = pix.astype(np.uint8).reshape(-1, SIZE, SIZE)
+    if x is None:   # slow path: tolerant of spacing and quotes, names the first bad line
+        first, x = _parse_rows(path, rows, ncol, form)
+    usage = _parse_usage(path, rows) if ncol == 3 else None
+    if form == "test":
+        return x, np.full(len(rows), -1, np.int64), usage, first
+    bad = np.flatnonzero((first < 0) | (first > 6))
+    if len(bad):
+        raise DataError(path, f"label {first[bad[0]]} is not a class 0-6 ({', '.join(CLASS_NAMES)})", bad[0] + 2)
+    return x, first, usage, None
+
+
+# Bytes that separate numbers in a CSV row: comma, CR, quote, and the letters of
+# the Usage words (which sit after the last comma and are read separately).
+_SEPARATORS = b',\r"' + bytes(sorted(set(b"TrainingPublicTestPrivate")))
+_BLANK = bytes.maketrans(_SEPARATORS, b" " * len(_SEPARATORS))
+
+
+def _parse_usage(path, rows):
+    usage = np.empty(len(rows), "U5")
+    for i, r in enumerate(rows):
+        word = r[r.rindex(b",") + 1:].strip().strip(b'"').decode("utf-8", "replace")
+        if word not in USAGE_SPLIT:
+            raise DataError(path, f"Usage {word!r} is not one of Training, PublicTest, PrivateTest", i + 2)
+        usage[i] = USAGE_SPLIT[word]
+    return usage
+
+
+def _parse_rows(path, rows, ncol, form):
+    """Row by row, for files the fast path does not take or that hold an error."""
+    what = "id" if form == "test" else "label"
+    first = np.empty(len(rows), np.int64)
+    x = np.empty((len(rows), NPIX), np.uint8)
+    for i, r in enumerate(rows):
+        line = i + 2
+        fields = r.rstrip(b"\r").split(b",")
+        if len(fields) != ncol:
+            raise DataError(path, f"{len(fields)} comma-separated columns, expected {ncol}", line)
+        f0 = fields[0].strip().strip(b'"')
+        if not f0.lstrip(b"-").isdigit():
+            raise DataError(path, f"{what} {f0.decode('utf-8', 'replace')!r} is not an integer", line)
+        first[i] = int(f0)
+        tokens = fields[1].strip().strip(b'"').split()
+        for t in tokens:
+            if not t.isdigit():
+                raise DataError(path, f"pixel {t.decode('utf-8', 'replace')!r} is not an integer 0-255", line)
+            if int(t) > 255:
+                raise DataError(path, f"pixel {int(t)} is out of range 0-255", line)
+        if len(tokens) != NPIX:
+            raise DataError(path, f"{len(tokens)} pixels, expected {NPIX} (48x48)", line)
+        x[i] = np.array(tokens, np.int32)
+    return first, x.reshape(-1, SIZE, SIZE)
+
+
+# ---------------------------------------------------------------- image folders
+
+def _class_of(name):
+    n = name.lower()
+    for c, cname in enumerate(CLASS_NAMES):
+        if n == cname.lower() or n == str(c) or (len(n) >= 3 and cname.lower().startswith(n)):
+            return c
+    return {"surprised": 5, "happiness": 3, "sadness": 4, "anger": 0, "fearful": 2, "disgusted": 1}.get(n)
+
+
+def _subdirs(path):
+    return sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
+
+
+def _load_folders(path, seed, val_fraction):
+    subs = _subdirs(path)
+    split_dirs = {FOLDER_SPLITS[s.lower()]: s for s in subs if s.lower() in FOLDER_SPLITS}
+    if split_dirs:
+        parts = {name: _read_class_folders(os.path.join(path, d)) for name, d in split_dirs.items()}
+        if "val" not in parts and "train" in parts:  # Kaggle image release: train/ and test/ only
+            x, y = parts["train"]
+            sp = _split_labelled(x, y, seed, val_fraction)
+            parts["train"], parts["val"] = sp["train"], sp["val"]
+        empty = (np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.int64))
+        return FERData(path, {s: parts.get(s, empty) for s in SPLITS})
+    x, y = _read_class_folders(path)
+    return FERData(path, _split_labelled(x, y, seed, val_fraction))
+
+
+def _read_class_folders(path):
+    from PIL import Image, UnidentifiedImageError
+    classes = [(d, _class_of(d)) for d in _subdirs(path)]
+    classes = [(d, c) for d, c in classes if c is not None]
+    if not classes:
+        raise DataError(path, "no class subfolders (expected angry/ disgust/ fear/ happy/ sad/ surprise/ "
+                              "neutral/, optionally under train/ val/ test/)")
+    xs, ys = [], []
+    for d, c in classes:
+        folder = os.path.join(path, d)
+        for name in sorted(os.listdir(folder)):
+            if not name.lower().endswith(IMAGE_EXTS):
+                continue
+            f = os.path.join(folder, name)
+            try:
+                with Image.open(f) as im:
+                    im = im.convert("L")
+                    if im.size != (SIZE, SIZE):
+                        im = im.resize((SIZE, SIZE), Image.BILINEAR)
+                    xs.append(np.asarray(im, np.uint8))
+            except (UnidentifiedImageError, OSError) as e:
+                raise DataError(f, f"unreadable image ({e.__class__.__name__})") from None
+            ys.append(c)
+    if not xs:
+        raise DataError(path, "class subfolders hold no images (png/jpg)")
+    return np.stack(xs), np.array(ys, np.int64)
+
+
+# ---------------------------------------------------------------- writers (tests, tools)
+
+def write_csv(path, x, y=None, form="kaggle", usage=None, ids=None):
+    """Write images in one of the CSV forms (gzipped when path ends in .gz)."""
+    pix = [" ".join(map(str, img.ravel().tolist())) for img in x]
+    if form == "kaggle":
+        rows = ["emotion,pixels,Usage"] + [f"{int(l)},{p},{u}" for l, p, u in zip(y, pix, usage)]
+    elif form == "train":
+        rows = ["label,feature"] + [f"{int(l)},{p}" for l, p in zip(y, pix)]
+    else:
+        ids = np.arange(len(x)) if ids is None else ids
+        rows = ["id,feature"] + [f"{int(i)},{p}" for i, p in zip(ids, pix)]
+    data = ("\n".join(rows) + "\n").encode()
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(data)

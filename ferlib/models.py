@@ -1,0 +1,110 @@
+"""The two models of the homework: the reference CNN and a DNN of equal size.
+
+Both take raw 48x48 grayscale pixels (0-255, any dtype) and scale them
+inside the model, so a saved .keras file is all that predict.py, saliency.py
+and friends need. Augmentation, when asked for, is part of the model too:
+Keras' random layers run only in training, so evaluation never sees it.
+
+The last Dense layer is linear and named "logits", followed by a float32
+softmax: saliency needs the pre-softmax class score, and mixed precision
+needs the probabilities in float32.
+"""
+
+import keras
+from keras import layers
+
+from ferlib.data import SIZE
+
+NUM_CLASSES = 7
+CNN_FILTERS = (32, 64, 128)
+
+
+def _inputs(augment):
+    """Input -> [augmentation] -> scale to [0, 1]; no parameters."""
+    inputs = keras.Input((SIZE, SIZE, 1), name="image")
+    x = inputs
+    if augment:
+        x = augmentation()(x)
+    return inputs, layers.Rescaling(1 / 255, name="rescale")(x)
+
+
+def augmentation():
+    """Mirror, shift, rotate and zoom: the variation FER2013's crops really have."""
+    return keras.Sequential([
+        layers.RandomFlip("horizontal"),
+        layers.RandomTranslation(0.1, 0.1, fill_mode="nearest"),
+        layers.RandomRotation(0.05, fill_mode="nearest"),   # +-18 degrees
+        layers.RandomZoom(0.1, fill_mode="nearest"),
+    ], name="augment")
+
+
+def _head(x):
+    x = layers.Dense(NUM_CLASSES, name="logits")(x)
+    return layers.Activation("softmax", dtype="float32", name="probs")(x)
+
+
+def build_cnn(augment=True):
+    """The reference CNN: 9 conv + BN, 3 dense; exactly 1,696,583 parameters.
+
+    Conv layers are named conv2d_1 ... conv2d_9 in order, so the reference
+    report's `conv2d_6` is the last conv of the second block here too.
+    """
+    inputs, x = _inputs(augment)
+    k = 0
+    for block, filters in enumerate(CNN_FILTERS, 1):
+        for _ in range(3):
+            k += 1
+            x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv2d_{k}")(x)
+            x = layers.BatchNormalization(name=f"batch_normalization_{k}")(x)
+        x = layers.MaxPooling2D(2, name=f"max_pooling2d_{block}")(x)
+        x = layers.Dropout(0.25, name=f"dropout_{block}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(256, activation="relu", name="dense_1")(x)
+    x = layers.Dropout(0.5, name="dropout_4")(x)
+    x = layers.Dense(128, activation="relu", name="dense_2")(x)
+    x = layers.Dropout(0.5, name="dropout_5")(x)
+    return keras.Model(inputs, _head(x), name="cnn")
+
+
+def dnn_widths(target_params, depth=3, taper=0.5):
+    """Hidden widths w, w*taper, w*taper^2, ... whose DNN has ~target_params parameters.
+
+    The parameter count is a quadratic in w once the ratios are fixed, so we
+    solve it exactly and round; the rounding error is far below 0.1% for any
+    target from ~50k up.
+    """
+    n_in = SIZE * SIZE
+    ratios = [taper ** i for i in range(depth)]
+    # params(w) = sum over layers (fan_in + 1) * fan_out, with fan_out = r_i * w
+    a = sum(ratios[i - 1] * ratios[i] for i in range(1, depth))      # hidden x hidden
+    b = (n_in + 1) * ratios[0] + sum(ratios[1:]) + NUM_CLASSES * ratios[-1]
+    c = NUM_CLASSES - target_params
+    w = (-b + (b * b - 4 * a * c) ** 0.5) / (2 * a) if a else -c / b
+    # Round w, then set the last width exactly: the count is linear in it.
+    best = None
+    for w0 in range(max(int(w) - 2, 1), int(w) + 3):
+        widths = [max(int(round(w0 * r)), 1) for r in ratios]
+        widths[-1] = 0
+        base = dnn_param_count(widths)     # the count with the last layer's width 0
+        per_unit = (widths[-2] if depth > 1 else n_in) + 1 + NUM_CLASSES
+        widths[-1] = max(int(round((target_params - base) / per_unit)), 1)
+        err = abs(dnn_param_count(widths) - target_params)
+        if best is None or err < best[0]:
+            best = (err, widths)
+    return best[1]
+
+
+def dnn_param_count(widths):
+    sizes = [SIZE * SIZE] + list(widths) + [NUM_CLASSES]
+    return sum((i + 1) * o for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+def build_dnn(target_params, depth=3, dropout=0.3, augment=True):
+    """Flatten -> `depth` ReLU dense layers (widths solved to target_params) -> Dense(7)."""
+    inputs, x = _inputs(augment)
+    x = layers.Flatten(name="flatten")(x)
+    for i, w in enumerate(dnn_widths(target_params, depth), 1):
+        x = layers.Dense(w, activation="relu", name=f"dense_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    return keras.Model(inputs, _head(x), name="dnn")

@@ -1,0 +1,94 @@
+"""Writing results so that a failing run never damages what an earlier one wrote.
+
+Every file goes to a temporary name in the same folder first and is renamed
+over the destination only when complete (a rename is atomic on one file
+system).
+"""
+
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(dest):
+    """Yield a temporary path beside dest (same extension); rename it to dest on success."""
+    folder, base = os.path.split(os.path.abspath(dest))
+    os.makedirs(folder, exist_ok=True)
+    stem, ext = os.path.splitext(base)
+    if base.endswith(".history.csv"):
+        ext = ".csv"
+    tmp = os.path.join(folder, f".{stem}.tmp{os.getpid()}{ext}")
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _jsonable(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def save_json(obj, dest):
+    with atomic_path(dest) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, default=_jsonable)
+            f.write("\n")
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_figure(fig, dest, dpi=110):
+    import matplotlib.pyplot as plt
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+
+
+def save_model(model, dest):
+    with atomic_path(dest) as tmp:
+        model.save(tmp)
+
+
+def environment():
+    """Library versions, machine and git commit: the provenance every record carries."""
+    import keras
+    import sklearn
+    import tensorflow as tf
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return {
+        "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+        "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores" + (f", GPUs: {', '.join(gpus)}" if gpus else ""),
+        "git_commit": commit, "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+    }
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

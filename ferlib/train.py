@@ -1,0 +1,295 @@
+"""The one fit loop both trainers use.
+
+train_cnn.py and train_dnn.py differ only in the model they build and their
+defaults; everything else is here: precision, distribution, batches,
+callbacks (all Keras': CSV log, best checkpoint, resume, NaN stop, LR
+schedule), evaluation, and the atomic run record.
+
+Resume: the run's working state lives in models/<name>.resume/ (Keras'
+BackupAndRestore plus the CSV log and best checkpoint). Run the same command
+again after an interruption and training continues from the last finished
+epoch; on success the folder is removed. Batches are a pure function of
+(seed, epoch), so a resumed run sees exactly the batches an uninterrupted one
+would have.
+"""
+
+import math
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+
+from ferlib import CLASS_NAMES
+from ferlib.data import UserError, load_fer2013
+from ferlib.outputs import atomic_path, environment, save_figure, save_json, save_model
+
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+
+
+def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, name="cnn"):
+    p.add_argument("--epochs", type=int, default=epochs, help="passes over the training set (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=batch_size, help="images per step (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=lr,
+                   help="peak Adam learning rate; cosine-decayed to 0 over the epochs (default: %(default)s)")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="softens the one-hot targets; helps on FER2013's noisy labels (default: %(default)s)")
+    p.add_argument("--no-augment", dest="augment", action="store_false",
+                   help="train on the images as they are (default: random flip, shift, rotation, zoom)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bf16 instructions "
+                        "(AVX512-BF16/AMX), else float32 (default: %(default)s)")
+    p.add_argument("--name", default=name, help="run name: models/<name>.keras etc. (default: %(default)s)")
+    p.add_argument("--models-dir", default="models", help="where the model and its record go (default: %(default)s)")
+    p.add_argument("--figures-dir", default="figures", help="where the curves go (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N training images (quick runs)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="smoke test: 1 epoch on 2 batches, to check that everything runs")
+
+
+# ---------------------------------------------------------------- hardware
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def pick_precision(requested):
+    """Resolve 'auto': fp16 on a GPU, bf16 where the CPU computes it natively, else fp32."""
+    import tensorflow as tf
+    if requested != "auto":
+        return requested
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+        return "mixed_bfloat16"
+    return "float32"
+
+
+def distribution():
+    """Several machines (TF_CONFIG set) or GPUs: mirror the model; else the default strategy."""
+    import tensorflow as tf
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+# ---------------------------------------------------------------- batches
+
+def batches(x, y, batch_size, seed):
+    """A keras PyDataset of uint8 batches, reshuffled every epoch from (seed, epoch) alone."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.set_epoch(0)
+
+        def set_epoch(self, epoch):
+            self.order = np.random.default_rng([seed, epoch]).permutation(len(x))
+
+        def __len__(self):
+            return math.ceil(len(x) / batch_size)
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])  # sorted: faster gather
+            return x[idx, :, :, None], y[idx]
+
+    return Batches()
+
+
+def _callbacks(ds, resume_dir, epochs, lr, monitor):
+    import keras
+
+    class Shuffle(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            ds.set_epoch(epoch)
+
+    class Timer(keras.callbacks.Callback):
+        """Seconds of training (no validation) and in all, per epoch."""
+        def __init__(self):
+            super().__init__()
+            self.train_s, self.epoch_s = [], []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0, self.t_val = time.perf_counter(), None
+
+        def on_test_begin(self, logs=None):
+            self.t_val = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            t = time.perf_counter()
+            self.train_s.append((self.t_val or t) - self.t0)
+            self.epoch_s.append(t - self.t0)
+
+    def cosine(epoch):
+        return 0.5 * lr * (1 + math.cos(math.pi * epoch / epochs))
+
+    timer = Timer()
+    return timer, [
+        Shuffle(), timer,
+        keras.callbacks.LearningRateScheduler(cosine),
+        keras.callbacks.TerminateOnNaN(),
+        # The log before the backup: a kill between the two repeats an epoch
+        # in the log (we keep the last) instead of losing one.
+        keras.callbacks.CSVLogger(os.path.join(resume_dir, "history.csv"), append=True),
+        keras.callbacks.ModelCheckpoint(os.path.join(resume_dir, "best.keras"), monitor=monitor,
+                                        mode="max", save_best_only=True),
+        keras.callbacks.BackupAndRestore(os.path.join(resume_dir, "backup")),
+    ]
+
+
+# ---------------------------------------------------------------- the run
+
+def run_training(args, build, kind, extra_callbacks=()):
+    """Train build() on args.data and write model, record, history and curves. Returns the record."""
+    import keras
+    import pandas as pd
+    import tensorflow as tf
+
+    if args.epochs < 1 or args.batch_size < 1:
+        raise UserError("--epochs and --batch-size must be at least 1")
+    data = load_fer2013(args.data, seed=args.seed)
+    x_tr, y_tr = data.split("train")
+    x_va, y_va = data.split("val")
+    if len(y_tr) and y_tr.min() < 0:
+        raise UserError(f"{data.source}: has no labels (an id,feature test file); train on a labelled file")
+    if args.limit:
+        x_tr, y_tr = x_tr[:args.limit], y_tr[:args.limit]
+    epochs = args.epochs
+    if args.dry_run:
+        x_tr, y_tr, x_va, y_va, epochs = x_tr[:2 * args.batch_size], y_tr[:2 * args.batch_size], x_va[:64], y_va[:64], 1
+    if len(y_tr) == 0:
+        raise UserError(f"{data.source}: the training split is empty")
+
+    precision = pick_precision(args.precision)
+    keras.mixed_precision.set_global_policy(precision)
+    keras.utils.set_random_seed(args.seed)
+    strategy = distribution()
+    with strategy.scope():
+        model = build()
+        model.compile(optimizer=keras.optimizers.Adam(args.lr),
+                      loss=keras.losses.SparseCategoricalCrossentropy(label_smoothing=args.label_smoothing)
+                      if args.label_smoothing else "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    params = {"total": model.count_params(),
+              "trainable": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+              "non_trainable": int(sum(np.prod(w.shape) for w in model.non_trainable_weights))}
+    print(f"{kind}: {params['total']:,} parameters; {len(y_tr):,} train / {len(y_va):,} val images "
+          f"from {data.source}; {precision}; {epochs} epochs", file=sys.stderr)
+
+    name, models_dir = args.name, args.models_dir
+    resume_dir = _resume_dir(os.path.join(models_dir, f"{name}.resume"), args)
+    has_val = len(y_va) > 0
+    ds = batches(x_tr, y_tr, args.batch_size, args.seed)
+    timer, callbacks = _callbacks(ds, resume_dir, epochs, args.lr, "val_accuracy" if has_val else "accuracy")
+    t0 = time.perf_counter()
+    model.fit(ds, validation_data=(x_va[..., None], y_va) if has_val else None, epochs=epochs,
+              callbacks=callbacks + list(extra_callbacks), verbose=1 if sys.stdout.isatty() else 2)
+    wall = time.perf_counter() - t0
+    if model.stop_training:   # only TerminateOnNaN stops us early
+        shutil.rmtree(resume_dir, ignore_errors=True)   # a poisoned state is nothing to resume from
+        raise UserError(f"training stopped at a NaN loss; {os.path.join(models_dir, name)}.keras is untouched. "
+                        "Try a lower --lr.")
+
+    history = pd.read_csv(os.path.join(resume_dir, "history.csv"))
+    history = history.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
+    history["epoch"] += 1   # 1-based, as people count epochs
+    best = os.path.join(resume_dir, "best.keras")
+    if os.path.exists(best):   # the best-validation epoch's weights are the result
+        model.load_weights(best)
+    best_epoch = int(history.loc[history["val_accuracy" if has_val else "accuracy"].idxmax(), "epoch"])
+
+    evaluation = {}
+    for split, (xs, ys) in {"train": (x_tr, y_tr), "val": (x_va, y_va), "test": data.split("test")}.items():
+        if len(ys) and ys.min() >= 0:
+            loss, acc = model.evaluate(xs[..., None], ys, batch_size=512, verbose=0)
+            evaluation[split] = {"loss": float(loss), "accuracy": float(acc), "n": int(len(ys))}
+
+    # Images/s of training alone; the first epoch also pays for tracing, so skip it when we can.
+    train_s = timer.train_s[1:] or timer.train_s
+    record = {
+        "name": name, "kind": kind, "config": {k: v for k, v in vars(args).items()},
+        "data": {"source": data.source, "rows": data.counts(), "train_rows_used": int(len(y_tr))},
+        "params": params, "precision": precision, "evaluation": evaluation,
+        "epochs": int(history["epoch"].max()), "best_epoch": best_epoch,
+        "wall_seconds": round(wall, 2),
+        "seconds_per_epoch": round(float(np.mean(timer.epoch_s[1:] or timer.epoch_s)), 2),
+        "train_images_per_second": round(len(y_tr) * len(train_s) / sum(train_s), 1),
+        "layers": layer_table(model), "classes": CLASS_NAMES, "environment": environment(),
+    }
+    if kind == "dnn":
+        record["widths"] = [int(l.units) for l in model.layers if l.name.startswith("dense_")]
+
+    base = os.path.join(models_dir, name)
+    save_model(model, base + ".keras")
+    with atomic_path(base + ".history.csv") as tmp:
+        history.to_csv(tmp, index=False)
+    plot_history(history, f"{kind.upper()} ({params['total']:,} parameters) on {_short(data.source)}",
+                 os.path.join(args.figures_dir, f"{name}_history.png"))
+    save_json(record, base + ".json")
+    shutil.rmtree(resume_dir, ignore_errors=True)
+    acc = ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in evaluation.items())
+    print(f"{kind}: {acc}; {record['train_images_per_second']} train img/s; wrote {base}.keras", file=sys.stderr)
+    return record
+
+
+def _resume_dir(resume_dir, args):
+    """The run's working folder; a leftover from a run with other settings is discarded."""
+    import json
+    settings = {k: v for k, v in sorted(vars(args).items()) if k not in ("models_dir", "figures_dir")}
+    stamp = os.path.join(resume_dir, "settings.json")
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            if json.load(f) == json.loads(json.dumps(settings)):
+                print(f"resuming from {resume_dir}", file=sys.stderr)
+                return resume_dir
+        print(f"discarding {resume_dir}: it was made with other settings", file=sys.stderr)
+    shutil.rmtree(resume_dir, ignore_errors=True)
+    os.makedirs(resume_dir)
+    save_json(settings, stamp)
+    return resume_dir
+
+
+def _short(source):
+    return "the built-in synthetic faces" if source == "synthetic" else os.path.basename(source)
+
+
+def layer_table(model):
+    """[(name, type, output shape, params)] for the report's architecture table."""
+    rows = []
+    for layer in model.layers:
+        if layer.__class__.__name__ == "InputLayer":
+            continue
+        shape = tuple(layer.output.shape)[1:]
+        rows.append([layer.name, layer.__class__.__name__, "x".join(str(s) for s in shape), int(layer.count_params())])
+    return rows
+
+
+def plot_history(history, title, dest):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric, label in ((axes[0], "loss", "loss (cross-entropy)"), (axes[1], "accuracy", "accuracy")):
+        ax.plot(history["epoch"], history[metric], label="train", marker="o" if len(history) < 15 else None)
+        if f"val_{metric}" in history:
+            ax.plot(history["epoch"], history[f"val_{metric}"], label="validation",
+                    marker="o" if len(history) < 15 else None)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[1].set_ylim(0, 1)
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, dest)

@@ -1,0 +1,35 @@
+"""Train a plain DNN with as many parameters as the reference CNN (report question 2).
+
+Flatten -> `--depth` ReLU dense layers -> Dense(7). The widths are solved
+(ferlib.models.dnn_widths) so that the total parameter count is within 0.1%
+of the CNN's 1,696,583: the comparison then isolates what convolution buys,
+not what size buys. Same data, augmentation, optimiser and outputs as
+train_cnn.py.
+
+    python train_dnn.py                     # default data, 100 epochs
+    python train_dnn.py --depth 4 --dropout 0.4
+"""
+
+import sys
+
+from ferlib import cli
+from ferlib.models import build_cnn, build_dnn
+from ferlib.train import add_train_args, run_training
+
+
+def main(argv=None, callbacks=()):
+    p = cli.parser(__doc__)
+    cli.add_data_args(p)
+    add_train_args(p, name="dnn")
+    p.add_argument("--depth", type=int, default=3, help="hidden dense layers (default: %(default)s)")
+    p.add_argument("--dropout", type=float, default=0.3, help="dropout after each hidden layer (default: %(default)s)")
+    args = p.parse_args(argv)
+    target = build_cnn(augment=False).count_params()
+    dnn = build_dnn(target, args.depth, args.dropout, augment=False).count_params()
+    print(f"parameters: CNN {target:,}  DNN {dnn:,}  ({(dnn - target) / target:+.3%})", file=sys.stderr)
+    return run_training(args, lambda: build_dnn(target, args.depth, args.dropout, augment=args.augment), "dnn",
+                        callbacks)
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(lambda argv: main(argv) and 0))
