@@ -61,10 +61,24 @@ class FERData:
     def counts(self):
         return {k: int(len(v[1])) for k, v in self.splits.items()}
 
+    def labelled(self, name):
+        """(x, y) of a split that must have labels, else a UserError naming the file."""
+        if self.ids is not None:
+            raise UserError(f"{self.source}: has no labels (an id,feature test file); use a labelled file")
+        x, y = self.split(name)
+        if len(y) == 0:
+            raise UserError(f"{self.source}: the {name} split is empty (splits here: "
+                            f"{', '.join(f'{k} {v}' for k, v in self.counts().items())})")
+        if y.min() < 0:
+            raise UserError(f"{self.source}: has no labels (an id,feature test file); use a labelled file")
+        return x, y
+
     def split(self, name):
         if name == "all":
             xs, ys = zip(*self.splits.values())
             return np.concatenate(xs), np.concatenate(ys)
+        if name not in self.splits:   # e.g. the train split of a test-only file
+            return np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.int64)
         return self.splits[name]
 
 
@@ -198,7 +212,10 @@ def _parse_csv(path):
         body = raw[raw.index(b"\n") + 1:].translate(_BLANK)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # fromstring warns and stops on junk; the size check catches it
-            flat = np.fromstring(body, dtype=np.int32, sep=" ")
+            try:
+                flat = np.fromstring(body, dtype=np.int32, sep=" ")
+            except ValueError:   # numpy >= 2.3 raises on junk instead
+                flat = np.empty(0, np.int32)
         if flat.size == len(rows) * (NPIX + 1):
             flat = flat.reshape(len(rows), NPIX + 1)
             first, pix = flat[:, 0].astype(np.int64), flat[:, 1:]

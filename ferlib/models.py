@@ -108,3 +108,51 @@ def build_dnn(target_params, depth=3, dropout=0.3, augment=True):
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     return keras.Model(inputs, _head(x), name="dnn")
+
+
+# ---------------------------------------------------------------- saved models
+
+def load_model(path):
+    """Load a saved .keras model, or fail with a one-line UserError."""
+    import os
+    from ferlib.data import UserError
+    if not os.path.exists(path):
+        raise UserError(f"{path}: no such model file (train one with train_cnn.py or train_dnn.py)")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as e:   # a corrupt or foreign file: Keras raises many kinds
+        raise UserError(f"{path}: not a readable Keras model ({e.__class__.__name__}: {str(e)[:120]})") from None
+
+
+def conv_layers(model):
+    return [l for l in model.layers if isinstance(l, layers.Conv2D)]
+
+
+def logits_model(model):
+    """A model from pixels to pre-softmax class scores (saliency needs these, not probabilities).
+
+    Our models expose a "logits" layer; for any other classifier whose last
+    layer is a softmax Dense or Activation, the scores are recomputed from the
+    layer's input.
+    """
+    names = [l.name for l in model.layers]
+    if "logits" in names:
+        return keras.Model(model.inputs, model.get_layer("logits").output)
+    last = model.layers[-1]
+    if isinstance(last, layers.Activation):
+        return keras.Model(model.inputs, last.input)
+    if isinstance(last, layers.Dense):
+        features = keras.Model(model.inputs, last.input)
+        inputs = keras.Input(model.inputs[0].shape[1:])
+        return keras.Model(inputs, keras.ops.matmul(features(inputs), last.kernel) + last.bias)
+    return model
+
+
+def predict_probs(model, x, tta=False, batch_size=512):
+    """Class probabilities for uint8 images (N,48,48); tta averages with the mirror image."""
+    import numpy as np
+    x = x[..., None]
+    p = model.predict(x, batch_size=batch_size, verbose=0)
+    if tta:
+        p = (p + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
+    return np.asarray(p, np.float32)

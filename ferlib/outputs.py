@@ -32,6 +32,16 @@ def atomic_path(dest):
             os.remove(tmp)
 
 
+def analysis_paths(model_path, figures_dir, what):
+    """Where an analysis of model_path writes: (figure prefix, JSON beside the model).
+
+    models/cnn.keras + "confusion" -> ("figures/cnn_confusion", "models/cnn.confusion.json")
+    """
+    stem = os.path.splitext(os.path.basename(model_path))[0]
+    return (os.path.join(figures_dir, f"{stem}_{what}"),
+            os.path.join(os.path.dirname(model_path) or ".", f"{stem}.{what}.json"))
+
+
 def _jsonable(o):
     if isinstance(o, np.generic):
         return o.item()
@@ -62,6 +72,15 @@ def save_figure(fig, dest, dpi=110):
 def save_model(model, dest):
     with atomic_path(dest) as tmp:
         model.save(tmp)
+
+
+def finish_record(record, t0):
+    """Stamp a run's record with its wall time and provenance, just before it is saved."""
+    import time
+    record["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    record["environment"] = environment()
+    record["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return record
 
 
 def environment():

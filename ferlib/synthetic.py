@@ -37,12 +37,12 @@ SIZE = 48
 _AU = ["brow", "tilt", "pinch", "eye", "curve", "width", "open_w", "open_h", "lip", "wrinkle", "ink"]
 _CLASS_AU = np.array([
     #  brow tilt pinch eye  curve width open_w open_h lip wrinkle ink
-    [-2.2, -1.8, 1.2, 0.70, -0.4, 7.0, 0.0, 0.0, 0.0, 0.0, 1.00],  # 0 Angry: lowered, together, pressed
-    [-1.6, -0.6, 0.6, 0.55, -0.6, 8.5, 2.5, 1.0, 1.0, 1.0, 0.70],  # 1 Disgust: lowered, wrinkle, lip up
-    [1.8, 1.6, 0.9, 1.50, -0.3, 11.5, 5.5, 1.6, 0.0, 0.0, 0.65],   # 2 Fear: raised+oblique, stretched
-    [0.3, 0.0, 0.0, 0.70, 2.6, 12.0, 2.5, 0.8, 0.0, 0.0, 0.75],    # 3 Happy: smile, cheeks narrow eyes
-    [0.0, 1.8, 0.4, 0.80, -2.0, 8.5, 0.0, 0.0, 0.0, 0.0, 0.70],    # 4 Sad: oblique brows, frown
-    [3.0, 0.3, 0.0, 1.60, 0.0, 4.0, 3.6, 4.6, 0.0, 0.0, 0.50],     # 5 Surprise: raised, wide, open O
+    [-3.0, -3.0, 1.8, 0.55, -0.8, 7.0, 0.0, 0.0, 0.0, 0.0, 1.00],  # 0 Angry: lowered, together, pressed
+    [-2.2, -1.0, 0.8, 0.45, -1.0, 9.0, 3.5, 1.4, 1.6, 1.0, 0.70],  # 1 Disgust: lowered, wrinkle, lip up
+    [3.0, 2.6, 1.2, 1.80, -0.5, 13.0, 6.0, 2.2, 0.0, 0.0, 0.65],   # 2 Fear: raised+oblique, stretched
+    [0.5, 0.0, 0.0, 0.60, 4.0, 13.0, 3.0, 1.0, 0.0, 0.0, 0.75],    # 3 Happy: smile, cheeks narrow eyes
+    [0.0, 3.0, 0.6, 0.75, -3.2, 9.0, 0.0, 0.0, 0.0, 0.0, 0.70],    # 4 Sad: oblique brows, frown
+    [4.5, 0.4, 0.0, 1.90, 0.0, 4.0, 4.2, 5.5, 0.0, 0.0, 0.50],     # 5 Surprise: raised, wide, open O
     [0.0, 0.0, 0.0, 1.00, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0, 0.65],     # 6 Neutral: rest pose
 ], dtype=np.float32)
 _NEUTRAL = _CLASS_AU[6]
@@ -64,7 +64,7 @@ def _norm(x, y):
     return np.sqrt(x * x + y * y)  # np.hypot is 10x slower here
 
 
-def synthetic_faces(n, seed=0, strength=(0.45, 1.0)):
+def synthetic_faces(n, seed=0, strength=(0.55, 1.0)):
     """Return (images uint8 (n,48,48), labels int64 (n,), masks bool (n,48,48)).
 
     Classes are balanced (n // 7 each, the rest spread over the first ones) and
@@ -89,10 +89,10 @@ def synthetic_faces(n, seed=0, strength=(0.45, 1.0)):
 
 # Identity, pose and camera ranges (uniform), in pixels unless stated.
 _IDENTITY = {
-    "cx": (20, 28), "cy": (21, 29), "scale": (1.0, 1.3), "tilt_deg": (-12, 12),
+    "cx": (18, 30), "cy": (19, 31), "scale": (1.15, 1.4), "tilt_deg": (-12, 12),
     "face_a": (12.5, 15.5), "face_b": (16.5, 19.5), "hairline": (-19, -10),
     "skin": (120, 205), "background": (15, 235), "hair_tone": (15, 90),
-    "contrast": (0.45, 0.8), "light_dir": (0, 2 * np.pi), "light_gain": (0, 0.35), "noise": (2, 9),
+    "contrast": (0.8, 0.95), "light_dir": (0, 2 * np.pi), "light_gain": (0, 0.35), "noise": (2, 7),
 }
 
 
@@ -126,7 +126,7 @@ def _render(au, ident, rng):
     bo_v = -7.5 - brow + tilt * 0.4
     su, sv = bo_u - bi_u, bo_v - bi_v
     t = np.clip(((au_ - bi_u) * su + (fv - bi_v) * sv) / (su * su + sv * sv), _ZERO, _ONE)
-    brows = _soft(_norm(au_ - bi_u - t * su, fv - bi_v - t * sv) - 0.9)
+    brows = _soft(_norm(au_ - bi_u - t * su, fv - bi_v - t * sv) - 1.5)
     # Eyes: dark ellipses whose height is the eye opening.
     eyes = _soft((_norm((au_ - 5.5) / 2.6, (fv + 3.0) / (1.3 * eye)) - 1) * 2.0 * eye)
     # Mouth: a lip line (curved: smile / frown; arched: raised upper lip) and
@@ -135,7 +135,7 @@ def _render(au, ident, rng):
     half_w = width / 2
     x2 = np.minimum((fu / np.maximum(half_w, f32(1))) ** 2, _ONE)
     line_v = mouth_v - curve * x2 - lip * 1.6 * (1 - x2)
-    lips = _soft(np.abs(fv - line_v) - 0.55 - 0.25 * ink) * _soft(au_ - half_w) * ink
+    lips = _soft(np.abs(fv - line_v) - 1.0 - 0.3 * ink) * _soft(au_ - half_w) * ink
     open_w, open_h = np.maximum(open_w, f32(0.3)), np.maximum(open_h, f32(0.3))
     opening = _soft((_norm(fu / open_w, (fv - mouth_v) / open_h) - 1) * np.minimum(open_w, open_h))
     mouth = np.maximum(lips, opening * (open_h > 0.5))

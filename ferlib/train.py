@@ -23,7 +23,7 @@ import numpy as np
 
 from ferlib import CLASS_NAMES
 from ferlib.data import UserError, load_fer2013
-from ferlib.outputs import atomic_path, environment, save_figure, save_json, save_model
+from ferlib.outputs import atomic_path, finish_record, save_figure, save_json, save_model
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
@@ -107,12 +107,22 @@ def batches(x, y, batch_size, seed):
     return Batches()
 
 
-def _callbacks(ds, resume_dir, epochs, lr, monitor):
+def _callbacks(ds, resume_dir, epochs, lr, monitor, seed):
     import keras
 
-    class Shuffle(keras.callbacks.Callback):
+    class EpochSeeds(keras.callbacks.Callback):
+        """Batches, dropout and augmentation draws depend on (seed, epoch) only.
+
+        Keras keeps each random layer's RNG position in a seed-generator
+        variable that a resumed run would restart from zero; setting them all
+        at every epoch start makes a resumed run draw exactly what an
+        uninterrupted one does.
+        """
         def on_epoch_begin(self, epoch, logs=None):
             ds.set_epoch(epoch)
+            states = [v for v in self.model.variables if "seed_generator_state" in v.path]
+            for i, v in enumerate(states):
+                v.assign(np.array([seed * 7919 + i, epoch << 20], dtype=v.dtype))
 
     class Timer(keras.callbacks.Callback):
         """Seconds of training (no validation) and in all, per epoch."""
@@ -136,7 +146,7 @@ def _callbacks(ds, resume_dir, epochs, lr, monitor):
 
     timer = Timer()
     return timer, [
-        Shuffle(), timer,
+        EpochSeeds(), timer,
         keras.callbacks.LearningRateScheduler(cosine),
         keras.callbacks.TerminateOnNaN(),
         # The log before the backup: a kill between the two repeats an epoch
@@ -156,20 +166,17 @@ def run_training(args, build, kind, extra_callbacks=()):
     import pandas as pd
     import tensorflow as tf
 
+    t_start = time.perf_counter()
     if args.epochs < 1 or args.batch_size < 1:
         raise UserError("--epochs and --batch-size must be at least 1")
     data = load_fer2013(args.data, seed=args.seed)
-    x_tr, y_tr = data.split("train")
+    x_tr, y_tr = data.labelled("train")
     x_va, y_va = data.split("val")
-    if len(y_tr) and y_tr.min() < 0:
-        raise UserError(f"{data.source}: has no labels (an id,feature test file); train on a labelled file")
     if args.limit:
         x_tr, y_tr = x_tr[:args.limit], y_tr[:args.limit]
     epochs = args.epochs
     if args.dry_run:
         x_tr, y_tr, x_va, y_va, epochs = x_tr[:2 * args.batch_size], y_tr[:2 * args.batch_size], x_va[:64], y_va[:64], 1
-    if len(y_tr) == 0:
-        raise UserError(f"{data.source}: the training split is empty")
 
     precision = pick_precision(args.precision)
     keras.mixed_precision.set_global_policy(precision)
@@ -191,7 +198,8 @@ def run_training(args, build, kind, extra_callbacks=()):
     resume_dir = _resume_dir(os.path.join(models_dir, f"{name}.resume"), args)
     has_val = len(y_va) > 0
     ds = batches(x_tr, y_tr, args.batch_size, args.seed)
-    timer, callbacks = _callbacks(ds, resume_dir, epochs, args.lr, "val_accuracy" if has_val else "accuracy")
+    timer, callbacks = _callbacks(ds, resume_dir, epochs, args.lr, "val_accuracy" if has_val else "accuracy",
+                                  args.seed)
     t0 = time.perf_counter()
     model.fit(ds, validation_data=(x_va[..., None], y_va) if has_val else None, epochs=epochs,
               callbacks=callbacks + list(extra_callbacks), verbose=1 if sys.stdout.isatty() else 2)
@@ -222,10 +230,10 @@ def run_training(args, build, kind, extra_callbacks=()):
         "data": {"source": data.source, "rows": data.counts(), "train_rows_used": int(len(y_tr))},
         "params": params, "precision": precision, "evaluation": evaluation,
         "epochs": int(history["epoch"].max()), "best_epoch": best_epoch,
-        "wall_seconds": round(wall, 2),
+        "train_seconds": round(wall, 2),
         "seconds_per_epoch": round(float(np.mean(timer.epoch_s[1:] or timer.epoch_s)), 2),
         "train_images_per_second": round(len(y_tr) * len(train_s) / sum(train_s), 1),
-        "layers": layer_table(model), "classes": CLASS_NAMES, "environment": environment(),
+        "layers": layer_table(model), "classes": CLASS_NAMES,
     }
     if kind == "dnn":
         record["widths"] = [int(l.units) for l in model.layers if l.name.startswith("dense_")]
@@ -236,7 +244,7 @@ def run_training(args, build, kind, extra_callbacks=()):
         history.to_csv(tmp, index=False)
     plot_history(history, f"{kind.upper()} ({params['total']:,} parameters) on {_short(data.source)}",
                  os.path.join(args.figures_dir, f"{name}_history.png"))
-    save_json(record, base + ".json")
+    save_json(finish_record(record, t_start), base + ".json")
     shutil.rmtree(resume_dir, ignore_errors=True)
     acc = ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in evaluation.items())
     print(f"{kind}: {acc}; {record['train_images_per_second']} train img/s; wrote {base}.keras", file=sys.stderr)

@@ -1,0 +1,112 @@
+"""Which expressions does the model confuse? (report question 3)
+
+Loads a saved model, predicts one split, and writes:
+  figures/<model>_confusion.png   counts and row-normalised matrices, class names on both axes
+  models/<model>.confusion.json   accuracy (plain and mirror-TTA), per-class precision/recall/F1,
+                                  macro-F1, the matrices, and the most-confused pairs in words
+
+Rows are the true class, columns the prediction; a row-normalised cell is
+"of the true X, the share predicted Y". The matrices and scores come from
+scikit-learn.
+
+    python confusion.py                              # models/cnn.keras on the val split
+    python confusion.py --model models/dnn.keras --split test --tta
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from ferlib import CLASS_NAMES, cli
+from ferlib.data import load_fer2013
+from ferlib.models import load_model, predict_probs
+from ferlib.outputs import analysis_paths, finish_record, save_figure, save_json
+
+TOP_PAIRS = 3
+
+
+def confusion_report(y_true, y_pred):
+    """Everything the report needs about one set of predictions, as plain numbers."""
+    from sklearn.metrics import classification_report, confusion_matrix
+    labels = list(range(len(CLASS_NAMES)))
+    counts = confusion_matrix(y_true, y_pred, labels=labels)
+    rows = counts.sum(1, keepdims=True)
+    norm = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    rep = classification_report(y_true, y_pred, labels=labels, target_names=CLASS_NAMES,
+                                output_dict=True, zero_division=0)
+    off = norm.copy()
+    np.fill_diagonal(off, -1)
+    order = np.argsort(off, axis=None)[::-1][:TOP_PAIRS]
+    pairs = [{"true": CLASS_NAMES[i], "predicted": CLASS_NAMES[j], "rate": float(norm[i, j]),
+              "count": int(counts[i, j])} for i, j in zip(*np.unravel_index(order, norm.shape))]
+    return {
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "macro_f1": float(rep["macro avg"]["f1-score"]),
+        "per_class": {c: {k: float(rep[c][k]) for k in ("precision", "recall", "f1-score", "support")}
+                      for c in CLASS_NAMES},
+        "counts": counts.tolist(), "normalized": norm.round(4).tolist(),
+        "most_confused": pairs,
+        "sentence": "; ".join(f"{p['true']} -> {p['predicted']} {p['rate']:.0%}" for p in pairs),
+    }
+
+
+def plot_confusion(counts, title, dest):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+    counts = np.asarray(counts)
+    rows = counts.sum(1, keepdims=True)
+    norm = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6))
+    for ax, m, fmt, sub in ((axes[0], counts, "d", "counts"), (axes[1], norm, ".2f", "share of each true class")):
+        ConfusionMatrixDisplay(m, display_labels=CLASS_NAMES).plot(ax=ax, cmap="Blues", values_format=fmt,
+                                                                   colorbar=False, xticks_rotation=45)
+        ax.set_title(sub)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, dest)
+
+
+def main(argv=None):
+    p = cli.parser(__doc__)
+    cli.add_model_arg(p)
+    cli.add_data_args(p)
+    p.add_argument("--split", choices=("val", "test", "train", "all"), default="val",
+                   help="which split to score (default: %(default)s)")
+    p.add_argument("--tta", action="store_true",
+                   help="the matrix from predictions averaged over each image and its mirror "
+                        "(both accuracies are recorded either way)")
+    p.add_argument("--figures-dir", default="figures", help="(default: %(default)s)")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+
+    model = load_model(args.model)
+    data = load_fer2013(args.data, seed=args.seed)
+    x, y = data.labelled(args.split)
+    probs = predict_probs(model, x)
+    probs_tta = predict_probs(model, x, tta=True)
+    report = confusion_report(y, (probs_tta if args.tta else probs).argmax(1))
+    report.update({
+        "model": args.model, "data": data.source, "split": args.split, "n": int(len(y)), "tta": args.tta,
+        "accuracy_plain": float(np.mean(probs.argmax(1) == y)),
+        "accuracy_tta": float(np.mean(probs_tta.argmax(1) == y)),
+    })
+    fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "confusion")
+    report["figure"] = fig_prefix + ".png"
+    source = "the built-in synthetic faces" if data.source == "synthetic" else data.source
+    plot_confusion(report["counts"], f"{args.model}: {args.split} split of {source}, n={len(y)}, "
+                   f"accuracy {report['accuracy']:.3f}" + (" (mirror TTA)" if args.tta else ""), report["figure"])
+    save_json(finish_record(report, t0), json_path)
+    print(f"accuracy {report['accuracy_plain']:.4f} (with mirror TTA {report['accuracy_tta']:.4f}), "
+          f"macro-F1 {report['macro_f1']:.4f} on {len(y)} {args.split} images")
+    print(f"most confused: {report['sentence']}")
+    print(f"wrote {report['figure']} and {json_path}")
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(lambda argv: main(argv) and 0))

@@ -1,0 +1,193 @@
+"""What do a conv layer's filters respond to? Gradient-ascent images (report question 5).
+
+Starting from gray noise, each image is changed step by step in the
+direction that raises the mean activation of one filter (the keras-io recipe:
+normalised gradient, borders ignored). All requested filters of the layer run
+as one batch, image i driving filter i, through one compiled step of a model
+cut at the target layer: one pass costs about what one filter's would, so a
+whole layer takes seconds, not minutes.
+
+Regularisation, so the images are readable at 48x48: each step sees the
+batch shifted by a random jitter of up to 2 pixels (patterns must hold up
+under translation, which kills the checkerboard high frequencies), and every
+10 steps the images get a light 3x3 blur. We chose jitter + blur over total
+variation because they need no weight to tune.
+
+A filter whose activation stays 0 from start to end (a dead ReLU) is flagged
+and drawn blank rather than as noise.
+
+Writes figures/<model>_filters_<layer>.png, models/<model>.filters.json,
+and with --image N, figures/<model>_activations_<layer>.png: the layer's
+output maps for face N of the split.
+
+    python filter_viz.py                              # conv2d_6, all filters, 190 steps
+    python filter_viz.py --layer conv2d_9 --filters 0 1 2 3 --steps 300
+    python filter_viz.py --image 0                    # also: what the layer outputs for face 0
+"""
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from ferlib import cli
+from ferlib.data import UserError, load_fer2013
+from ferlib.models import conv_layers, load_model
+from ferlib.outputs import analysis_paths, finish_record, save_figure, save_json
+
+STEP_SIZE = 2.0      # pixels (0-255 scale) per step, after normalising the gradient's RMS to 1
+JITTER = 2           # pixels
+BLUR_EVERY = 10      # steps
+BORDER = 2           # activation border ignored (padding artefacts)
+DEAD = 1e-6          # a filter whose mean activation never exceeds this is dead
+
+
+def layer_model(model, layer_name):
+    """The model cut at layer_name (a conv layer), or a UserError listing the conv layers."""
+    import keras
+    convs = [l.name for l in conv_layers(model)]
+    if not convs:
+        raise UserError(f"{model.name}: has no conv layers to visualise (a DNN?); use a CNN model")
+    if layer_name not in convs:
+        raise UserError(f"no conv layer {layer_name!r}; this model's conv layers: {', '.join(convs)}")
+    return keras.Model(model.inputs, model.get_layer(layer_name).output)
+
+
+def initial_images(filters, seed):
+    """Gray plus small noise; image for filter f depends only on (seed, f), not on the batch."""
+    return np.stack([128 + np.random.default_rng([seed, f]).uniform(-20, 20, (48, 48, 1)) for f in filters]
+                    ).astype(np.float32)
+
+
+def ascend(cut, filters, steps, seed=0, progress=True):
+    """Gradient ascent for all filters at once. Returns (images (F,48,48), start act, final act)."""
+    import keras
+    import tensorflow as tf
+    filters = np.asarray(filters)
+    onehot = tf.one_hot(filters, cut.output.shape[-1])            # (F, C): image i -> filter i
+    shifts = np.random.default_rng(seed).integers(-JITTER, JITTER + 1, (steps, 2))
+    blur = tf.constant(np.outer([1, 2, 1], [1, 2, 1])[:, :, None, None] / 16, tf.float32)
+
+    def activation(x):
+        a = tf.cast(cut(x, training=False), tf.float32)[:, BORDER:-BORDER, BORDER:-BORDER, :]
+        return tf.reduce_sum(tf.reduce_mean(a, axis=(1, 2)) * onehot, axis=1)   # (F,)
+
+    @tf.function
+    def step(x, shift, do_blur):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(activation(tf.roll(x, shift, axis=(1, 2))))
+        g = tape.gradient(total, x)
+        g /= tf.sqrt(tf.reduce_mean(g * g, axis=(1, 2, 3), keepdims=True)) + 1e-8
+        x = tf.clip_by_value(x + STEP_SIZE * g, 0.0, 255.0)
+        if do_blur:
+            x = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC"), blur, 1, "VALID")
+        return x
+
+    x = tf.constant(initial_images(filters, seed))
+    start = activation(x).numpy()
+    bar = keras.utils.Progbar(steps, unit_name="step") if progress else None
+    for i in range(steps):
+        x = step(x, tf.constant(shifts[i], tf.int32), tf.constant((i + 1) % BLUR_EVERY == 0))
+        if bar:
+            bar.update(i + 1)
+    return x.numpy()[..., 0], start, activation(x).numpy()
+
+
+def plot_filters(images, filters, final, dead, title, dest):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cols = math.ceil(math.sqrt(len(filters) * 1.5))
+    rows = math.ceil(len(filters) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.45 * rows + 0.6), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, (f, img, a, d) in enumerate(zip(filters, images, final, dead)):
+        ax = axes.ravel()[k]
+        if d:
+            ax.text(0.5, 0.5, "dead", ha="center", va="center", color="red", fontsize=8, transform=ax.transAxes)
+        else:
+            lo, hi = np.percentile(img, [1, 99])   # contrast stretch: the pattern, not the offset
+            ax.imshow(img, cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-3))
+        ax.set_title(f"#{f}  a={a:.2g}", fontsize=6)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, dest)
+
+
+def plot_activations(face, maps, title, dest):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    n = maps.shape[-1] + 1
+    cols = math.ceil(math.sqrt(n * 1.5))
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.35 * rows + 0.6), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    axes[0, 0].imshow(face, cmap="gray", vmin=0, vmax=255)
+    axes[0, 0].set_title("input", fontsize=6)
+    for k in range(maps.shape[-1]):
+        ax = axes.ravel()[k + 1]
+        ax.imshow(maps[..., k], cmap="viridis")
+        ax.set_title(f"#{k}", fontsize=6)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, dest)
+
+
+def main(argv=None):
+    p = cli.parser(__doc__)
+    cli.add_model_arg(p)
+    p.add_argument("--layer", default="conv2d_6",
+                   help="conv layer to visualise (default: %(default)s, the reference report's choice: "
+                        "the last conv of the second block)")
+    p.add_argument("--filters", type=int, nargs="+", help="filter indices (default: all of the layer)")
+    p.add_argument("--steps", type=int, default=190, help="gradient-ascent steps (default: %(default)s)")
+    p.add_argument("--image", type=int, help="also plot the layer's output maps for face N of the split")
+    p.add_argument("--split", choices=("val", "test", "train"), default="val",
+                   help="split --image picks from (default: %(default)s)")
+    cli.add_data_args(p)
+    p.add_argument("--figures-dir", default="figures", help="(default: %(default)s)")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+
+    model = load_model(args.model)
+    cut = layer_model(model, args.layer)
+    n_filters = cut.output.shape[-1]
+    filters = np.arange(n_filters) if args.filters is None else np.array(args.filters)
+    if filters.min() < 0 or filters.max() >= n_filters:
+        raise UserError(f"--filters: {args.layer} has filters 0-{n_filters - 1}")
+    if args.steps < 1:
+        raise UserError("--steps must be at least 1")
+    images, start, final = ascend(cut, filters, args.steps, args.seed)
+    dead = np.maximum(start, final) <= DEAD
+    fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "filters")
+    record = {
+        "model": args.model, "layer": args.layer, "steps": args.steps, "filters": filters.tolist(),
+        "start_activation": start.tolist(), "final_activation": final.tolist(),
+        "dead": filters[dead].tolist(), "figure": f"{fig_prefix}_{args.layer}.png",
+        "median_gain": float(np.median(final[~dead] / np.maximum(start[~dead], DEAD))) if (~dead).any() else 0.0,
+    }
+    plot_filters(images, filters, final, dead,
+                 f"{args.layer}: inputs that maximise each filter ({args.steps} gradient-ascent steps)",
+                 record["figure"])
+    if args.image is not None:
+        data = load_fer2013(args.data, seed=args.seed)
+        x, _ = data.split(args.split)
+        if not 0 <= args.image < len(x):
+            raise UserError(f"--image {args.image}: the {args.split} split has {len(x)} faces")
+        maps = np.asarray(cut(x[args.image:args.image + 1, :, :, None].astype(np.float32), training=False))[0]
+        record["activations_figure"] = f"{fig_prefix.replace('_filters', '_activations')}_{args.layer}.png"
+        plot_activations(x[args.image], maps, f"{args.layer} output for {args.split} face {args.image}",
+                         record["activations_figure"])
+    save_json(finish_record(record, t0), json_path)
+    print(f"{args.layer}: {len(filters)} filters, {int(dead.sum())} dead, median activation gain "
+          f"{record['median_gain']:.1f}x over {args.steps} steps; wrote {record['figure']} and {json_path}")
+    return record
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(lambda argv: main(argv) and 0))

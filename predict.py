@@ -1,0 +1,54 @@
+"""Predict expressions for a file of faces: the course's Kaggle submission.
+
+Reads the HW3 test file (`id,feature`) or any labelled form and writes
+`id,label` rows, one per face, labels 0-6. With labels present (a labelled
+file), it also prints the accuracy; for files without ids the row number is
+the id.
+
+    python predict.py --data data/test.csv --out submission.csv
+    python predict.py --model models/cnn.keras --data data/test.csv --tta
+"""
+
+import csv
+import sys
+
+import numpy as np
+
+from ferlib import cli
+from ferlib.data import load_fer2013
+from ferlib.models import load_model, predict_probs
+from ferlib.outputs import atomic_path
+
+
+def main(argv=None):
+    p = cli.parser(__doc__)
+    cli.add_model_arg(p)
+    cli.add_data_args(p)
+    p.add_argument("--split", choices=("test", "val", "train", "all"), default=None,
+                   help="split of a labelled file to predict (default: test if it has rows, else val)")
+    p.add_argument("--out", default="submission.csv", help="CSV to write, header id,label (default: %(default)s)")
+    p.add_argument("--tta", action="store_true", help="average each prediction with its mirror image's")
+    args = p.parse_args(argv)
+
+    model = load_model(args.model)
+    data = load_fer2013(args.data, seed=args.seed)
+    split = args.split or ("test" if data.counts().get("test") else "val")
+    x, y = data.split(split)
+    ids = data.ids if data.ids is not None else np.arange(len(x))
+    pred = predict_probs(model, x, tta=args.tta).argmax(1)
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "label"])
+            w.writerows(zip(ids.tolist(), pred.tolist()))
+    msg = f"wrote {len(pred)} predictions to {args.out}"
+    accuracy = None
+    if len(y) and y.min() >= 0:
+        accuracy = float(np.mean(pred == y))
+        msg += f"; accuracy on the {split} split {accuracy:.4f}" + (" (mirror TTA)" if args.tta else "")
+    print(msg)
+    return {"out": args.out, "n": int(len(pred)), "split": split, "accuracy": accuracy}
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(lambda argv: main(argv) and 0))

@@ -1,0 +1,237 @@
+"""Where does the model look? Saliency maps (report question 4).
+
+For each chosen face, the gradient of its class score with respect to the
+input pixels says which pixels would change the score most. Three methods:
+
+  vanilla     |d logit / d pixel|, one backward pass for the whole batch
+  smoothgrad  the same averaged over noisy copies of each face: less speckle
+  gradcam     Grad-CAM on the last conv layer: coarse, but shows the regions
+
+The score is the pre-softmax logit, not the probability: a confident
+softmax saturates and its gradient vanishes exactly where the model is surest.
+
+Written by hand rather than through tf-keras-vis: each method is a few lines
+of GradientTape over the whole batch, and the per-image Python loop of that
+library is what this script avoids.
+
+Writes figures/<model>_saliency.png (face, heat map, overlay per method, and
+the thresholded "where it looks" mask), figures/<model>_saliency_mean.png
+(mean map per class), and models/<model>.saliency.json. On the built-in
+synthetic set it also measures how much of the saliency falls on the pixels
+that carry the expression.
+
+    python saliency.py                          # one correctly classified face per class
+    python saliency.py --method gradcam --indices 3 17 42
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from ferlib import CLASS_NAMES, cli
+from ferlib.data import UserError, load_fer2013
+from ferlib.models import conv_layers, load_model, logits_model, predict_probs
+from ferlib.outputs import analysis_paths, finish_record, save_figure, save_json
+
+METHODS = ("vanilla", "smoothgrad", "gradcam")
+SMOOTH_SAMPLES, SMOOTH_NOISE = 16, 0.15 * 255   # SmoothGrad: copies per face, noise std in pixels
+MASK_TOP = 0.15                                  # the mask: the top 15% most salient pixels
+
+
+def vanilla_saliency(score_model, x, classes):
+    """|gradient of each image's class logit w.r.t. its pixels|, (N,48,48), one batched pass."""
+    import tensorflow as tf
+    x = tf.convert_to_tensor(x[..., None], tf.float32)
+    onehot = tf.one_hot(classes, len(CLASS_NAMES))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        score = tf.reduce_sum(tf.cast(score_model(x, training=False), tf.float32) * onehot)
+    return np.abs(tape.gradient(score, x).numpy()[..., 0])
+
+
+def smoothgrad_saliency(score_model, x, classes, samples=SMOOTH_SAMPLES, seed=0):
+    """Vanilla saliency averaged over noisy copies, all copies of all faces in one batch."""
+    rng = np.random.default_rng(seed)
+    noisy = x[None].astype(np.float32) + rng.normal(0, SMOOTH_NOISE, (samples,) + x.shape).astype(np.float32)
+    grads = vanilla_saliency(score_model, noisy.reshape((-1,) + x.shape[1:]), np.tile(classes, samples))
+    return grads.reshape((samples,) + x.shape).mean(0)
+
+
+def gradcam(model, x, classes, layer=None):
+    """Grad-CAM: the last conv layer's maps weighted by their mean gradient, upsampled to 48x48."""
+    import keras
+    import tensorflow as tf
+    convs = conv_layers(model)
+    if not convs:
+        raise UserError(f"{model.name}: Grad-CAM needs a conv layer and this model has none "
+                        "(a DNN?): use --method vanilla or smoothgrad")
+    layer = layer or convs[-1].name
+    both = keras.Model(model.inputs, [model.get_layer(layer).output, logits_model(model).outputs[0]])
+    xt = tf.convert_to_tensor(x[..., None], tf.float32)
+    with tf.GradientTape() as tape:
+        maps, logits = both(xt, training=False)   # maps is the very tensor the logits were computed from
+        score = tf.reduce_sum(tf.cast(logits, tf.float32) * tf.one_hot(classes, len(CLASS_NAMES)))
+    grads = tf.cast(tape.gradient(score, maps), tf.float32)
+    maps = tf.cast(maps, tf.float32)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * maps, -1, keepdims=True))
+    return tf.image.resize(cam, x.shape[1:3], "bilinear").numpy()[..., 0]
+
+
+def saliency_maps(model, x, classes, method, seed=0):
+    score_model = logits_model(model)
+    if method == "vanilla":
+        return vanilla_saliency(score_model, x, classes)
+    if method == "smoothgrad":
+        return smoothgrad_saliency(score_model, x, classes, seed=seed)
+    return gradcam(model, x, classes)
+
+
+def normalise(maps):
+    """Each map scaled to [0, 1] by its own maximum, for display and comparison."""
+    m = maps.reshape(len(maps), -1)
+    return (maps / np.maximum(m.max(1), 1e-12)[:, None, None]).astype(np.float32)
+
+
+def top_mask(maps, share=MASK_TOP):
+    thr = np.quantile(maps.reshape(len(maps), -1), 1 - share, axis=1)
+    return maps >= thr[:, None, None]
+
+
+def pick_faces(y, pred, per_class=1):
+    """Default faces: the first correctly classified one of each class (any one if none is)."""
+    idx = []
+    for c in range(len(CLASS_NAMES)):
+        right = np.flatnonzero((y == c) & (pred == c))
+        anyc = np.flatnonzero(y == c)
+        idx += list((right if len(right) else anyc)[:per_class])
+    return np.array(idx, int)
+
+
+def plot_maps(x, y, pred, maps, methods, title, dest):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cols = 1 + 2 * len(methods) + 1
+    fig, axes = plt.subplots(len(x), cols, figsize=(1.6 * cols, 1.7 * len(x) + 0.6), squeeze=False)
+    for r in range(len(x)):
+        panels = [("face", x[r], "gray", None)]
+        for m in methods:
+            panels += [(f"{m}", maps[m][r], "inferno", None), (f"{m} overlay", x[r], "gray", maps[m][r])]
+        panels.append((f"top {MASK_TOP:.0%} ({methods[0]})", x[r] * top_mask(maps[methods[0]][r:r + 1])[0],
+                       "gray", None))
+        for c, (name, img, cmap, over) in enumerate(panels):
+            ax = axes[r, c]
+            ax.imshow(img, cmap=cmap, vmin=0, vmax=255 if cmap == "gray" else 1)
+            if over is not None:
+                ax.imshow(over, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=8)
+        axes[r, 0].set_ylabel(f"{CLASS_NAMES[y[r]]}\n(pred. {CLASS_NAMES[pred[r]]})", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, dest)
+
+
+def plot_class_means(means, method, title, dest):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(CLASS_NAMES), figsize=(2 * len(CLASS_NAMES), 2.6))
+    for c, ax in enumerate(axes):
+        if means[c] is None:
+            ax.text(0.5, 0.5, "no correct\npredictions", ha="center", va="center")
+        else:
+            ax.imshow(means[c], cmap="inferno", vmin=0, vmax=1)
+        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_title(CLASS_NAMES[c])
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, dest)
+
+
+# Face bands of an aligned 48x48 FER crop (rows): where the brows/eyes and the mouth sit.
+BANDS = {"brows and eyes": (10, 26), "nose": (26, 33), "mouth": (33, 46)}
+
+
+def band_shares(maps):
+    total = maps.sum((1, 2)) + 1e-12
+    return {b: float((maps[:, lo:hi].sum((1, 2)) / total).mean()) for b, (lo, hi) in BANDS.items()}
+
+
+def main(argv=None):
+    p = cli.parser(__doc__)
+    cli.add_model_arg(p)
+    cli.add_data_args(p)
+    p.add_argument("--split", choices=("val", "test", "train"), default="val", help="(default: %(default)s)")
+    p.add_argument("--method", choices=METHODS + ("all",), default="all", help="(default: %(default)s)")
+    p.add_argument("--indices", type=int, nargs="+", help="faces to show, by index in the split "
+                   "(default: one correctly classified face per class)")
+    p.add_argument("--mean-limit", type=int, default=700,
+                   help="faces of the split used for the per-class mean maps (default: %(default)s)")
+    p.add_argument("--figures-dir", default="figures", help="(default: %(default)s)")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+
+    methods = list(METHODS) if args.method == "all" else [args.method]
+    model = load_model(args.model)
+    if "gradcam" in methods and not conv_layers(model):
+        if args.method == "gradcam":
+            gradcam(model, None, None)   # raises the clear error
+        methods.remove("gradcam")
+    data = load_fer2013(args.data, seed=args.seed)
+    x, y = data.labelled(args.split)
+    n = min(len(y), args.mean_limit)
+    x, y = x[:n], y[:n]
+    pred = predict_probs(model, x).argmax(1)
+    if args.indices:
+        bad = [i for i in args.indices if not 0 <= i < n]
+        if bad:
+            raise UserError(f"--indices {bad[0]} is outside the {args.split} split's first {n} faces")
+        idx = np.array(args.indices, int)
+    else:
+        idx = pick_faces(y, pred)
+
+    record = {"model": args.model, "data": data.source, "split": args.split, "indices": idx.tolist(),
+              "methods": methods, "n_mean": int(n), "per_method": {}}
+    shown = {}
+    correct = pred == y
+    for m in methods:
+        maps = normalise(saliency_maps(model, x, y, m, args.seed))   # the whole split slice in one go
+        shown[m] = maps[idx]
+        stats = {"bands": band_shares(maps[correct]),
+                 "bands_by_class": {CLASS_NAMES[c]: band_shares(maps[correct & (y == c)])
+                                    for c in range(len(CLASS_NAMES)) if (correct & (y == c)).any()}}
+        if args.split in data.masks:   # synthetic: the expression pixels are known
+            mask = data.masks[args.split][:n]
+            inside = (maps * mask).sum((1, 2)) / mask.sum((1, 2))
+            outside = (maps * ~mask).sum((1, 2)) / (~mask).sum((1, 2))
+            stats["inside_outside_ratio"] = float(inside.mean() / outside.mean())
+        record["per_method"][m] = stats
+        if m == methods[0]:
+            means = [maps[correct & (y == c)].mean(0) if (correct & (y == c)).any() else None
+                     for c in range(len(CLASS_NAMES))]
+            means = [None if a is None else a / max(a.max(), 1e-12) for a in means]
+    fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "saliency")
+    record["figure"], record["figure_mean"] = fig_prefix + ".png", fig_prefix + "_mean.png"
+    plot_maps(x[idx], y[idx], pred[idx], shown, methods, f"Saliency of {args.model} ({args.split} split)",
+              record["figure"])
+    plot_class_means(means, methods[0], f"Mean {methods[0]} saliency of correctly classified faces, per class",
+                     record["figure_mean"])
+    first = record["per_method"][methods[0]]
+    top = max(first["bands"], key=first["bands"].get)
+    record["observation"] = (f"{methods[0]}: {first['bands'][top]:.0%} of the saliency of correctly classified "
+                             f"faces falls on the {top} band")
+    if "inside_outside_ratio" in first:
+        record["observation"] += (f"; per pixel, the expression pixels get {first['inside_outside_ratio']:.1f}x "
+                                  "the saliency of the rest")
+    save_json(finish_record(record, t0), json_path)
+    print(record["observation"])
+    print(f"wrote {record['figure']}, {record['figure_mean']} and {json_path}")
+    return record
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(lambda argv: main(argv) and 0))

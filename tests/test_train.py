@@ -1,0 +1,94 @@
+"""The shared fit loop: records, resume, and a failing run that damages nothing."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+import train_cnn
+import train_dnn
+from ferlib.data import UserError, write_csv
+from ferlib.synthetic import synthetic_faces
+
+
+class Killed(Exception):
+    pass
+
+
+class KillAfter(keras.callbacks.Callback):
+    """Dies at the end of epoch k (0-based), after the backup was written: an interruption."""
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.k:
+            raise Killed()
+
+
+def _args(tmp_path, name, *extra):
+    return ["--data", "synthetic", "--limit", "192", "--batch-size", "64", "--epochs", "3",
+            "--name", name, "--models-dir", str(tmp_path / "models"),
+            "--figures-dir", str(tmp_path / "figures"), "--precision", "float32", *extra]
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    whole = train_cnn.main(_args(tmp_path, "whole"))
+    with pytest.raises(Killed):
+        train_cnn.main(_args(tmp_path, "resumed"), callbacks=[KillAfter(0)])
+    assert os.path.isdir(tmp_path / "models" / "resumed.resume")
+    assert not (tmp_path / "models" / "resumed.keras").exists()
+    resumed = train_cnn.main(_args(tmp_path, "resumed"))
+    assert not os.path.exists(tmp_path / "models" / "resumed.resume")   # removed on success
+    hist = pd.read_csv(tmp_path / "models" / "resumed.history.csv")
+    assert hist["epoch"].tolist() == [1, 2, 3]                            # no gap, no duplicate
+    assert resumed["epochs"] == whole["epochs"] == 3
+    a = keras.saving.load_model(tmp_path / "models" / "whole.keras").get_weights()
+    b = keras.saving.load_model(tmp_path / "models" / "resumed.keras").get_weights()
+    # Same batches, same dropout and augmentation draws: equal up to float
+    # summation order (tolerance 1e-4 relative).
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
+    whole_hist = pd.read_csv(tmp_path / "models" / "whole.history.csv")
+    np.testing.assert_allclose(hist["loss"], whole_hist["loss"], rtol=1e-4)
+
+
+def test_run_record_has_what_the_report_needs(tmp_path):
+    rec = train_dnn.main(_args(tmp_path, "dnn", "--epochs", "2"))
+    on_disk = json.loads((tmp_path / "models" / "dnn.json").read_text())
+    assert on_disk["evaluation"] == rec["evaluation"]
+    assert set(rec["evaluation"]) == {"train", "val", "test"}
+    assert rec["data"]["source"] == "synthetic" and rec["data"]["train_rows_used"] == 192
+    assert abs(rec["params"]["total"] - 1_696_583) <= 1697
+    assert rec["epochs"] == 2 and rec["train_images_per_second"] > 0 and rec["precision"] == "float32"
+    assert rec["config"]["lr"] == 1e-3 and rec["environment"]["tensorflow"]
+    assert (tmp_path / "figures" / "dnn_history.png").stat().st_size > 10_000
+    hist = pd.read_csv(tmp_path / "models" / "dnn.history.csv")
+    assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} <= set(hist.columns)
+
+
+def test_failing_runs_leave_the_existing_model_untouched(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    model = models / "cnn.keras"
+    model.write_bytes(b"the model from yesterday")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("label,feature\n3,1 2 3\n")
+    with pytest.raises(UserError, match="bad.csv:2"):
+        train_cnn.main(["--data", str(bad), "--models-dir", str(models), "--dry-run"])
+    # A NaN loss: an absurd learning rate on float32.
+    with pytest.raises(UserError, match="NaN"):
+        train_cnn.main(_args(tmp_path, "cnn", "--lr", "1e12", "--epochs", "2", "--no-augment"))
+    assert model.read_bytes() == b"the model from yesterday"
+    assert not (models / "cnn.resume").exists()
+
+
+def test_unlabelled_test_file_is_refused_for_training(tmp_path):
+    x, _, _ = synthetic_faces(20)
+    path = str(tmp_path / "test.csv")
+    write_csv(path, x, form="test")
+    with pytest.raises(UserError, match="no labels"):
+        train_cnn.main(["--data", path, "--dry-run", "--models-dir", str(tmp_path)])
