@@ -100,7 +100,7 @@ def main(argv=None):
     source = "the built-in synthetic faces" if data.source == "synthetic" else data.source
     plot_confusion(report["counts"], f"{args.model}: {args.split} split of {source}, n={len(y)}, "
                    f"accuracy {report['accuracy']:.3f}" + (" (mirror TTA)" if args.tta else ""), report["figure"])
-    save_json(finish_record(report, t0), json_path)
+    save_json(finish_record(report, t0, __file__, argv), json_path)
     print(f"accuracy {report['accuracy_plain']:.4f} (with mirror TTA {report['accuracy_tta']:.4f}), "
           f"macro-F1 {report['macro_f1']:.4f} on {len(y)} {args.split} images")
     print(f"most confused: {report['sentence']}")

@@ -36,11 +36,12 @@ from ferlib.data import UserError, load_fer2013
 from ferlib.models import conv_layers, load_model
 from ferlib.outputs import analysis_paths, finish_record, save_figure, save_json
 
-STEP_SIZE = 2.0      # pixels (0-255 scale) per step, after normalising the gradient's RMS to 1
+STEP_SIZE = 16.0     # pixels (0-255 scale) per step, after normalising the gradient RMS to 1
 JITTER = 2           # pixels
 BLUR_EVERY = 10      # steps
 BORDER = 2           # activation border ignored (padding artefacts)
 DEAD = 1e-6          # a filter whose mean activation never exceeds this is dead
+AMP = 20             # initial noise amplitude around mid-gray
 
 
 def layer_model(model, layer_name):
@@ -56,7 +57,7 @@ def layer_model(model, layer_name):
 
 def initial_images(filters, seed):
     """Gray plus small noise; image for filter f depends only on (seed, f), not on the batch."""
-    return np.stack([128 + np.random.default_rng([seed, f]).uniform(-20, 20, (48, 48, 1)) for f in filters]
+    return np.stack([128 + np.random.default_rng([seed, f]).uniform(-AMP, AMP, (48, 48, 1)) for f in filters]
                     ).astype(np.float32)
 
 
@@ -80,7 +81,7 @@ def ascend(cut, filters, steps, seed=0, progress=True):
             total = tf.reduce_sum(activation(tf.roll(x, shift, axis=(1, 2))))
         g = tape.gradient(total, x)
         g /= tf.sqrt(tf.reduce_mean(g * g, axis=(1, 2, 3), keepdims=True)) + 1e-8
-        x = tf.clip_by_value(x + STEP_SIZE * g, 0.0, 255.0)
+        x = x + STEP_SIZE * g   # unclipped, as keras-io: the figure stretches contrast anyway
         if do_blur:
             x = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC"), blur, 1, "VALID")
         return x
@@ -183,7 +184,7 @@ def main(argv=None):
         record["activations_figure"] = f"{fig_prefix.replace('_filters', '_activations')}_{args.layer}.png"
         plot_activations(x[args.image], maps, f"{args.layer} output for {args.split} face {args.image}",
                          record["activations_figure"])
-    save_json(finish_record(record, t0), json_path)
+    save_json(finish_record(record, t0, __file__, argv), json_path)
     print(f"{args.layer}: {len(filters)} filters, {int(dead.sum())} dead, median activation gain "
           f"{record['median_gain']:.1f}x over {args.steps} steps; wrote {record['figure']} and {json_path}")
     return record

@@ -227,7 +227,7 @@ def main(argv=None):
     if "inside_outside_ratio" in first:
         record["observation"] += (f"; per pixel, the expression pixels get {first['inside_outside_ratio']:.1f}x "
                                   "the saliency of the rest")
-    save_json(finish_record(record, t0), json_path)
+    save_json(finish_record(record, t0, __file__, argv), json_path)
     print(record["observation"])
     print(f"wrote {record['figure']}, {record['figure_mean']} and {json_path}")
     return record

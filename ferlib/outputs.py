@@ -74,11 +74,14 @@ def save_model(model, dest):
         model.save(tmp)
 
 
-def finish_record(record, t0):
-    """Stamp a run's record with its wall time and provenance, just before it is saved."""
+def finish_record(record, t0, script, argv):
+    """Stamp a run's record with its command, wall time and provenance, just before it is saved."""
+    import shlex
     import time
+    argv = sys.argv[1:] if argv is None else list(argv)
     record["wall_seconds"] = round(time.perf_counter() - t0, 2)
     record["environment"] = environment()
+    record["environment"]["command"] = shlex.join(["python", os.path.basename(script)] + [str(a) for a in argv])
     record["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return record
 
@@ -98,7 +101,7 @@ def environment():
         "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
         "numpy": np.__version__, "scikit-learn": sklearn.__version__,
         "machine": f"{cpu_name()}, {os.cpu_count()} cores" + (f", GPUs: {', '.join(gpus)}" if gpus else ""),
-        "git_commit": commit, "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+        "git_commit": commit,
     }
 
 

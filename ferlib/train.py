@@ -102,6 +102,7 @@ def batches(x, y, batch_size, seed):
 
         def __getitem__(self, i):
             idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])  # sorted: faster gather
+            # (fit(shuffle=False): the order is ours; Keras would reshuffle batches from global state)
             return x[idx, :, :, None], y[idx]
 
     return Batches()
@@ -152,15 +153,18 @@ def _callbacks(ds, resume_dir, epochs, lr, monitor, seed):
         # The log before the backup: a kill between the two repeats an epoch
         # in the log (we keep the last) instead of losing one.
         keras.callbacks.CSVLogger(os.path.join(resume_dir, "history.csv"), append=True),
+        # On resume, the best so far must be remembered, or the first resumed
+        # epoch would always count as the best.
         keras.callbacks.ModelCheckpoint(os.path.join(resume_dir, "best.keras"), monitor=monitor,
-                                        mode="max", save_best_only=True),
+                                        mode="max", save_best_only=True,
+                                        initial_value_threshold=_best_so_far(resume_dir, monitor)),
         keras.callbacks.BackupAndRestore(os.path.join(resume_dir, "backup")),
     ]
 
 
 # ---------------------------------------------------------------- the run
 
-def run_training(args, build, kind, extra_callbacks=()):
+def run_training(args, build, kind, script, argv, extra_callbacks=()):
     """Train build() on args.data and write model, record, history and curves. Returns the record."""
     import keras
     import pandas as pd
@@ -201,7 +205,7 @@ def run_training(args, build, kind, extra_callbacks=()):
     timer, callbacks = _callbacks(ds, resume_dir, epochs, args.lr, "val_accuracy" if has_val else "accuracy",
                                   args.seed)
     t0 = time.perf_counter()
-    model.fit(ds, validation_data=(x_va[..., None], y_va) if has_val else None, epochs=epochs,
+    model.fit(ds, shuffle=False, validation_data=(x_va[..., None], y_va) if has_val else None, epochs=epochs,
               callbacks=callbacks + list(extra_callbacks), verbose=1 if sys.stdout.isatty() else 2)
     wall = time.perf_counter() - t0
     if model.stop_training:   # only TerminateOnNaN stops us early
@@ -244,11 +248,20 @@ def run_training(args, build, kind, extra_callbacks=()):
         history.to_csv(tmp, index=False)
     plot_history(history, f"{kind.upper()} ({params['total']:,} parameters) on {_short(data.source)}",
                  os.path.join(args.figures_dir, f"{name}_history.png"))
-    save_json(finish_record(record, t_start), base + ".json")
+    save_json(finish_record(record, t_start, script, argv), base + ".json")
     shutil.rmtree(resume_dir, ignore_errors=True)
     acc = ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in evaluation.items())
     print(f"{kind}: {acc}; {record['train_images_per_second']} train img/s; wrote {base}.keras", file=sys.stderr)
     return record
+
+
+def _best_so_far(resume_dir, monitor):
+    import pandas as pd
+    log = os.path.join(resume_dir, "history.csv")
+    if not os.path.exists(log) or not os.path.exists(os.path.join(resume_dir, "best.keras")):
+        return None
+    values = pd.read_csv(log).get(monitor)
+    return None if values is None or values.empty else float(values.max())
 
 
 def _resume_dir(resume_dir, args):

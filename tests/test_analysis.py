@@ -109,18 +109,18 @@ def test_saliency_script_writes_figures_and_the_observation(trained):
 def test_filter_ascent_raises_activations_and_batching_changes_nothing(trained):
     model = load_model(_cnn(trained))
     cut = filter_viz.layer_model(model, "conv2d_6")
-    filters = np.arange(0, 64, 4)
-    _, start, final = filter_viz.ascend(cut, filters, 60, seed=1, progress=False)
+    filters = np.arange(64)
+    _, start, final = filter_viz.ascend(cut, filters, 100, seed=1, progress=False)
     live = np.maximum(start, final) > filter_viz.DEAD
-    assert live.sum() >= len(filters) // 2
+    assert live.sum() >= 32
     gain = final[live] / np.maximum(start[live], 1e-3)
-    assert (gain >= 10).mean() >= 0.8, gain
+    assert (gain >= 10).mean() >= 0.8, np.sort(gain)
     # two filters batched together == each run alone, same seed
     pair = filters[live][:2]
     both, _, _ = filter_viz.ascend(cut, pair, 30, seed=3, progress=False)
     for k, f in enumerate(pair):
         alone, _, _ = filter_viz.ascend(cut, [f], 30, seed=3, progress=False)
-        np.testing.assert_allclose(both[k], alone[0], atol=0.5)
+        np.testing.assert_allclose(both[k], alone[0], atol=1e-3 * np.abs(alone).max())
 
 
 def test_filter_viz_script_writes_grid_and_activation_maps(trained):
