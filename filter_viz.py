@@ -36,7 +36,7 @@ from ferlib.data import UserError, load_fer2013
 from ferlib.models import conv_layers, load_model
 from ferlib.outputs import analysis_paths, finish_record, save_figure, save_json
 
-STEP_SIZE = 16.0     # pixels (0-255 scale) per step, after normalising the gradient RMS to 1
+STEP_SIZE = 32.0     # pixels (0-255 scale) per step, after normalising the gradient RMS to 1
 JITTER = 2           # pixels
 BLUR_EVERY = 10      # steps
 BORDER = 2           # activation border ignored (padding artefacts)

@@ -24,9 +24,9 @@ def run_script(script, *args, cwd=None):
                           capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=600)
 
 # The CNN most tests analyse: trained once per session on the synthetic set.
-# Batch 16 without augmentation learns the set fastest (measured: val 0.82
-# after 5 epochs, 0.9 after 7; about 2 minutes on 2 cores).
-QUICK_CNN = ["--data", "synthetic", "--epochs", "7", "--batch-size", "16", "--no-augment"]
+# Batch 16 at lr 3e-3 without augmentation learns the set fastest (measured
+# here: val 0.80-0.85 after 7 epochs, about 2 minutes on 2 cores).
+QUICK_CNN = ["--data", "synthetic", "--epochs", "7", "--batch-size", "16", "--lr", "3e-3", "--no-augment"]
 
 
 @pytest.fixture(scope="session")
