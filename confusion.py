@@ -109,4 +109,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(lambda argv: main(argv) and 0))
+    sys.exit(cli.run(main))

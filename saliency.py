@@ -39,8 +39,20 @@ SMOOTH_SAMPLES, SMOOTH_NOISE = 16, 0.15 * 255   # SmoothGrad: copies per face, n
 MASK_TOP = 0.15                                  # the mask: the top 15% most salient pixels
 
 
+CHUNK = 256   # images per gradient pass: batched, but within memory for any split size
+
+
+def _chunked(fn):
+    """Run fn(model, x, classes) over slices of CHUNK images and concatenate."""
+    def run(model, x, classes, *args):
+        return np.concatenate([fn(model, x[i:i + CHUNK], classes[i:i + CHUNK], *args)
+                               for i in range(0, len(x), CHUNK)])
+    return run
+
+
+@_chunked
 def vanilla_saliency(score_model, x, classes):
-    """|gradient of each image's class logit w.r.t. its pixels|, (N,48,48), one batched pass."""
+    """|gradient of each image's class logit w.r.t. its pixels|, (N,48,48), batched passes."""
     import tensorflow as tf
     x = tf.convert_to_tensor(x[..., None], tf.float32)
     onehot = tf.one_hot(classes, len(CLASS_NAMES))
@@ -50,23 +62,28 @@ def vanilla_saliency(score_model, x, classes):
     return np.abs(tape.gradient(score, x).numpy()[..., 0])
 
 
+def gradcam(model, x, classes, layer=None):
+    """Grad-CAM: the last conv layer's maps weighted by their mean gradient, upsampled to 48x48."""
+    convs = conv_layers(model)
+    if not convs:
+        raise UserError(f"{model.name}: Grad-CAM needs a conv layer and this model has none "
+                        "(a DNN?): use --method vanilla or smoothgrad")
+    return _gradcam(model, x, classes, layer or convs[-1].name)
+
+
 def smoothgrad_saliency(score_model, x, classes, samples=SMOOTH_SAMPLES, seed=0):
-    """Vanilla saliency averaged over noisy copies, all copies of all faces in one batch."""
+    """Vanilla saliency averaged over noisy copies of each face (in batched passes)."""
     rng = np.random.default_rng(seed)
     noisy = x[None].astype(np.float32) + rng.normal(0, SMOOTH_NOISE, (samples,) + x.shape).astype(np.float32)
     grads = vanilla_saliency(score_model, noisy.reshape((-1,) + x.shape[1:]), np.tile(classes, samples))
     return grads.reshape((samples,) + x.shape).mean(0)
 
 
-def gradcam(model, x, classes, layer=None):
-    """Grad-CAM: the last conv layer's maps weighted by their mean gradient, upsampled to 48x48."""
+@_chunked
+def _gradcam(model, x, classes, layer):
+    """One chunk of gradcam()."""
     import keras
     import tensorflow as tf
-    convs = conv_layers(model)
-    if not convs:
-        raise UserError(f"{model.name}: Grad-CAM needs a conv layer and this model has none "
-                        "(a DNN?): use --method vanilla or smoothgrad")
-    layer = layer or convs[-1].name
     both = keras.Model(model.inputs, [model.get_layer(layer).output, logits_model(model).outputs[0]])
     xt = tf.convert_to_tensor(x[..., None], tf.float32)
     with tf.GradientTape() as tape:
@@ -234,4 +251,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(lambda argv: main(argv) and 0))
+    sys.exit(cli.run(main))

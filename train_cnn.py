@@ -31,4 +31,4 @@ def main(argv=None, callbacks=()):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(lambda argv: main(argv) and 0))
+    sys.exit(cli.run(main))

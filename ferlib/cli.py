@@ -32,10 +32,11 @@ def add_model_arg(p, default="models/cnn.keras"):
 
 
 def run(main, argv=None):
-    """Call main(argv); a UserError becomes one line on stderr and exit status 2."""
+    """Call main(argv) and return the exit status: 0, or 2 with one line on stderr for a UserError."""
     prog = os.path.basename(sys.argv[0])
     try:
-        return main(argv) or 0
+        main(argv)
+        return 0
     except UserError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
