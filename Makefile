@@ -22,7 +22,7 @@ else
   TRAIN_FLAGS ?=
 endif
 STEPS ?= 190
-SRC := ferlib/__init__.py ferlib/data.py ferlib/synthetic.py ferlib/models.py ferlib/train.py ferlib/outputs.py ferlib/cli.py
+SRC := $(wildcard ferlib/*.py)
 ifeq ($(FORCE),1)
   MAKEFLAGS += -B
 endif

@@ -204,7 +204,7 @@ def _parse_csv(path):
     if not rows:
         raise DataError(path, "no data rows after the header", 1)
     ncol = len(header)
-    x = y = None
+    x = None
     # Fast path for well-formed files (single spaces, no quotes, fixed column
     # count): blank out commas and the Usage words, then parse every number of
     # the file, first column included, in one C call.

@@ -168,7 +168,6 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
     """Train build() on args.data and write model, record, history and curves. Returns the record."""
     import keras
     import pandas as pd
-    import tensorflow as tf
 
     t_start = time.perf_counter()
     if args.epochs < 1 or args.batch_size < 1:

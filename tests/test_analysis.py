@@ -3,7 +3,6 @@
 import csv
 import os
 
-import keras
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
