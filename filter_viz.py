@@ -180,7 +180,9 @@ def main(argv=None):
         x, _ = data.split(args.split)
         if not 0 <= args.image < len(x):
             raise UserError(f"--image {args.image}: the {args.split} split has {len(x)} faces")
-        maps = np.asarray(cut(x[args.image:args.image + 1, :, :, None].astype(np.float32), training=False))[0]
+        # float32: under mixed precision the layer outputs bfloat16, which matplotlib cannot scale
+        maps = np.asarray(cut(x[args.image:args.image + 1, :, :, None].astype(np.float32), training=False),
+                          dtype=np.float32)[0]
         record["activations_figure"] = f"{fig_prefix.replace('_filters', '_activations')}_{args.layer}.png"
         plot_activations(x[args.image], maps, f"{args.layer} output for {args.split} face {args.image}",
                          record["activations_figure"])
