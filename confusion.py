@@ -21,7 +21,7 @@ import numpy as np
 from ferlib import CLASS_NAMES, cli
 from ferlib.data import load_fer2013
 from ferlib.models import load_model, predict_probs
-from ferlib.outputs import analysis_paths, finish_record, save_figure, save_json
+from ferlib.outputs import analysis_paths, finish_record, pyplot, save_figure, save_json
 
 TOP_PAIRS = 3
 
@@ -52,9 +52,7 @@ def confusion_report(y_true, y_pred):
 
 
 def plot_confusion(counts, title, dest):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from sklearn.metrics import ConfusionMatrixDisplay
     counts = np.asarray(counts)
     rows = counts.sum(1, keepdims=True)

@@ -34,7 +34,7 @@ import numpy as np
 from ferlib import cli
 from ferlib.data import UserError, load_fer2013
 from ferlib.models import conv_layers, load_model
-from ferlib.outputs import analysis_paths, finish_record, save_figure, save_json
+from ferlib.outputs import analysis_paths, finish_record, pyplot, save_figure, save_json
 
 STEP_SIZE = 32.0     # pixels (0-255 scale) per step, after normalising the gradient RMS to 1
 JITTER = 2           # pixels
@@ -97,9 +97,7 @@ def ascend(cut, filters, steps, seed=0, progress=True):
 
 
 def plot_filters(images, filters, final, dead, title, dest):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     cols = math.ceil(math.sqrt(len(filters) * 1.5))
     rows = math.ceil(len(filters) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.45 * rows + 0.6), squeeze=False)
@@ -119,9 +117,7 @@ def plot_filters(images, filters, final, dead, title, dest):
 
 
 def plot_activations(face, maps, title, dest):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     n = maps.shape[-1] + 1
     cols = math.ceil(math.sqrt(n * 1.5))
     rows = math.ceil(n / cols)

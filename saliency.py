@@ -32,7 +32,7 @@ import numpy as np
 from ferlib import CLASS_NAMES, cli
 from ferlib.data import UserError, load_fer2013
 from ferlib.models import conv_layers, load_model, logits_model, predict_probs
-from ferlib.outputs import analysis_paths, finish_record, save_figure, save_json
+from ferlib.outputs import analysis_paths, finish_record, pyplot, save_figure, save_json
 
 METHODS = ("vanilla", "smoothgrad", "gradcam")
 SMOOTH_SAMPLES, SMOOTH_NOISE = 16, 0.15 * 255   # SmoothGrad: copies per face, noise std in pixels
@@ -62,13 +62,18 @@ def vanilla_saliency(score_model, x, classes):
     return np.abs(tape.gradient(score, x).numpy()[..., 0])
 
 
-def gradcam(model, x, classes, layer=None):
-    """Grad-CAM: the last conv layer's maps weighted by their mean gradient, upsampled to 48x48."""
+def last_conv(model):
+    """Grad-CAM's layer, or a UserError for a model without conv layers."""
     convs = conv_layers(model)
     if not convs:
         raise UserError(f"{model.name}: Grad-CAM needs a conv layer and this model has none "
                         "(a DNN?): use --method vanilla or smoothgrad")
-    return _gradcam(model, x, classes, layer or convs[-1].name)
+    return convs[-1].name
+
+
+def gradcam(model, x, classes, layer=None):
+    """Grad-CAM: the last conv layer's maps weighted by their mean gradient, upsampled to 48x48."""
+    return _gradcam(model, x, classes, layer or last_conv(model))
 
 
 def smoothgrad_saliency(score_model, x, classes, samples=SMOOTH_SAMPLES, seed=0):
@@ -127,9 +132,7 @@ def pick_faces(y, pred, per_class=1):
 
 
 def plot_maps(x, y, pred, maps, methods, title, dest):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     cols = 1 + 2 * len(methods) + 1
     fig, axes = plt.subplots(len(x), cols, figsize=(1.6 * cols, 1.7 * len(x) + 0.6), squeeze=False)
     for r in range(len(x)):
@@ -153,9 +156,7 @@ def plot_maps(x, y, pred, maps, methods, title, dest):
 
 
 def plot_class_means(means, method, title, dest):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(CLASS_NAMES), figsize=(2 * len(CLASS_NAMES), 2.6))
     for c, ax in enumerate(axes):
         if means[c] is None:
@@ -196,7 +197,7 @@ def main(argv=None):
     model = load_model(args.model)
     if "gradcam" in methods and not conv_layers(model):
         if args.method == "gradcam":
-            gradcam(model, None, None)   # raises the clear error
+            last_conv(model)   # raises the clear error
         methods.remove("gradcam")
     data = load_fer2013(args.data, seed=args.seed)
     x, y = data.labelled(args.split)

@@ -62,6 +62,14 @@ def load_json(path):
         return json.load(f)
 
 
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend: scripts run on machines with no screen."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def save_figure(fig, dest, dpi=110):
     import matplotlib.pyplot as plt
     with atomic_path(dest) as tmp:

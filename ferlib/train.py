@@ -23,7 +23,7 @@ import numpy as np
 
 from ferlib import CLASS_NAMES
 from ferlib.data import UserError, load_fer2013
-from ferlib.outputs import atomic_path, finish_record, save_figure, save_json, save_model
+from ferlib.outputs import atomic_path, finish_record, load_json, pyplot, save_figure, save_json, save_model
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
@@ -265,14 +265,12 @@ def _best_so_far(resume_dir, monitor):
 
 def _resume_dir(resume_dir, args):
     """The run's working folder; a leftover from a run with other settings is discarded."""
-    import json
     settings = {k: v for k, v in sorted(vars(args).items()) if k not in ("models_dir", "figures_dir")}
     stamp = os.path.join(resume_dir, "settings.json")
     if os.path.exists(stamp):
-        with open(stamp) as f:
-            if json.load(f) == json.loads(json.dumps(settings)):
-                print(f"resuming from {resume_dir}", file=sys.stderr)
-                return resume_dir
+        if load_json(stamp) == settings:   # argparse values are JSON's own types
+            print(f"resuming from {resume_dir}", file=sys.stderr)
+            return resume_dir
         print(f"discarding {resume_dir}: it was made with other settings", file=sys.stderr)
     shutil.rmtree(resume_dir, ignore_errors=True)
     os.makedirs(resume_dir)
@@ -296,9 +294,7 @@ def layer_table(model):
 
 
 def plot_history(history, title, dest):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, metric, label in ((axes[0], "loss", "loss (cross-entropy)"), (axes[1], "accuracy", "accuracy")):
         ax.plot(history["epoch"], history[metric], label="train", marker="o" if len(history) < 15 else None)
