@@ -38,6 +38,46 @@ def augmentation():
     ], name="augment")
 
 
+@keras.saving.register_keras_serializable(package="ferlib")
+class FusedBatchNormalization(layers.BatchNormalization):
+    """Keras' BatchNormalization, trained through TF's fused kernel.
+
+    Keras 3 computes batch norm from separate ops (moments, then a float32
+    normalise of a bfloat16 tensor); TF's FusedBatchNormV3 does the same
+    arithmetic in one pass and is ~5x faster forward+backward on the CNN's
+    48x48x32 maps here, which makes the whole training step ~1.3x faster
+    (bench/README.md). Same variables, same moving-average update; inference,
+    masks and other backends take the stock path. Saved models hold the stock
+    layer (see `portable`), so any Keras can load them.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if (not training or mask is not None or keras.backend.backend() != "tensorflow"
+                or len(inputs.shape) != 4 or self.axis not in (-1, 3) or not (self.center and self.scale)):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+        y, mean, var = tf.compat.v1.nn.fused_batch_norm(inputs, self.gamma, self.beta, epsilon=self.epsilon,
+                                                         is_training=True)
+        n = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), tf.float32)
+        var = var * (n - 1) / n   # the op returns the unbiased variance; Keras averages the biased one
+        m = self.momentum
+        self.moving_mean.assign(self.moving_mean * m + tf.cast(mean, self.moving_mean.dtype) * (1 - m))
+        self.moving_variance.assign(self.moving_variance * m + tf.cast(var, self.moving_variance.dtype) * (1 - m))
+        return y
+
+
+def portable(model):
+    """The model with stock Keras layers in place of our training-speed ones, same weights."""
+    def stock(layer):
+        cls = layers.BatchNormalization if isinstance(layer, FusedBatchNormalization) else layer.__class__
+        return cls.from_config(layer.get_config())
+    if not any(isinstance(l, FusedBatchNormalization) for l in model.layers):
+        return model
+    clone = keras.models.clone_model(model, clone_function=stock)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
 def _head(x):
     x = layers.Dense(NUM_CLASSES, name="logits")(x)
     return layers.Activation("softmax", dtype="float32", name="probs")(x)
@@ -55,7 +95,7 @@ def build_cnn(augment=True):
         for _ in range(3):
             k += 1
             x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv2d_{k}")(x)
-            x = layers.BatchNormalization(name=f"batch_normalization_{k}")(x)
+            x = FusedBatchNormalization(name=f"batch_normalization_{k}")(x)
         x = layers.MaxPooling2D(2, name=f"max_pooling2d_{block}")(x)
         x = layers.Dropout(0.25, name=f"dropout_{block}")(x)
     x = layers.Flatten(name="flatten")(x)
@@ -151,8 +191,8 @@ def logits_model(model):
 def predict_probs(model, x, tta=False, batch_size=512):
     """Class probabilities for uint8 images (N,48,48); tta averages with the mirror image."""
     import numpy as np
-    x = x[..., None]
-    p = model.predict(x, batch_size=batch_size, verbose=0)
+    from ferlib.train import array_batches
+    p = model.predict(array_batches(x, batch_size=batch_size), verbose=0)
     if tta:
-        p = (p + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
+        p = (p + model.predict(array_batches(x[:, :, ::-1], batch_size=batch_size), verbose=0)) / 2
     return np.asarray(p, np.float32)

@@ -88,10 +88,18 @@ def finish_record(record, t0, script, argv):
     import time
     argv = sys.argv[1:] if argv is None else list(argv)
     record["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    record["peak_rss_mib"] = peak_rss_mib()
     record["environment"] = environment()
     record["environment"]["command"] = shlex.join(["python", os.path.basename(script)] + [str(a) for a in argv])
     record["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return record
+
+
+def peak_rss_mib():
+    """This process's peak resident memory so far (Linux and macOS report it in different units)."""
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2 ** 20 if sys.platform == "darwin" else 2 ** 10), 1)
 
 
 def environment():

@@ -23,6 +23,7 @@ import numpy as np
 
 from ferlib import CLASS_NAMES
 from ferlib.data import UserError, load_fer2013
+from ferlib.models import portable
 from ferlib.outputs import atomic_path, finish_record, load_json, pyplot, save_figure, save_json, save_model
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -85,27 +86,54 @@ def distribution():
 
 # ---------------------------------------------------------------- batches
 
-def batches(x, y, batch_size, seed):
-    """A keras PyDataset of uint8 batches, reshuffled every epoch from (seed, epoch) alone."""
-    import keras
+class Batches:
+    """uint8 training batches as a tf.data pipeline, reshuffled every epoch from (seed, epoch) alone.
 
-    class Batches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.set_epoch(0)
+    `set_epoch` picks the order; the generator reads it when an epoch's
+    iterator starts, which Keras does after the callbacks' on_epoch_begin.
+    """
 
-        def set_epoch(self, epoch):
-            self.order = np.random.default_rng([seed, epoch]).permutation(len(x))
+    def __init__(self, x, y, batch_size, seed):
+        import tensorflow as tf
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.set_epoch(0)
+        spec = (tf.TensorSpec((None,) + x.shape[1:] + (1,), tf.uint8), tf.TensorSpec((None,), tf.int64))
+        ds = tf.data.Dataset.from_generator(self._epoch, output_signature=spec)
+        self.dataset = ds.apply(tf.data.experimental.assert_cardinality(len(self))).with_options(quiet_options())
 
-        def __len__(self):
-            return math.ceil(len(x) / batch_size)
+    def set_epoch(self, epoch):
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
 
-        def __getitem__(self, i):
-            idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])  # sorted: faster gather
-            # (fit(shuffle=False): the order is ours; Keras would reshuffle batches from global state)
-            return x[idx, :, :, None], y[idx]
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
 
-    return Batches()
+    def _epoch(self):
+        for i in range(len(self)):
+            idx = np.sort(self.order[i * self.batch_size:(i + 1) * self.batch_size])   # sorted: faster gather
+            yield self.x[idx, :, :, None], self.y[idx].astype(np.int64)
+
+
+def quiet_options():
+    """tf.data without autotuning and with one private thread.
+
+    On a 2-core CPU tf.data's autotuned prefetch threads compete with TF's
+    two compute threads, and whole epochs then run at ~0.7 of the speed with
+    ~1.4 cores busy instead of ~1.9 (bench/README.md). Batches of uint8 cost
+    nothing to make, so there is nothing for prefetching to hide.
+    """
+    import tensorflow as tf
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.threading.private_threadpool_size = 1
+    return options
+
+
+def array_batches(x, y=None, batch_size=512):
+    """Arrays -> a quiet tf.data pipeline for evaluate/predict (Keras' own adapter autotunes)."""
+    import tensorflow as tf
+    x = x[..., None] if x.ndim == 3 else x
+    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).batch(batch_size)
+    return ds.with_options(quiet_options())
 
 
 def _callbacks(ds, resume_dir, epochs, lr, monitor, seed):
@@ -200,11 +228,11 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
     name, models_dir = args.name, args.models_dir
     resume_dir = _resume_dir(os.path.join(models_dir, f"{name}.resume"), args)
     has_val = len(y_va) > 0
-    ds = batches(x_tr, y_tr, args.batch_size, args.seed)
+    ds = Batches(x_tr, y_tr, args.batch_size, args.seed)
     timer, callbacks = _callbacks(ds, resume_dir, epochs, args.lr, "val_accuracy" if has_val else "accuracy",
                                   args.seed)
     t0 = time.perf_counter()
-    model.fit(ds, shuffle=False, validation_data=(x_va[..., None], y_va) if has_val else None, epochs=epochs,
+    model.fit(ds.dataset, shuffle=False, validation_data=array_batches(x_va, y_va) if has_val else None, epochs=epochs,
               callbacks=callbacks + list(extra_callbacks), verbose=1 if sys.stdout.isatty() else 2)
     wall = time.perf_counter() - t0
     if model.stop_training:   # only TerminateOnNaN stops us early
@@ -223,7 +251,7 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
     evaluation = {}
     for split, (xs, ys) in {"train": (x_tr, y_tr), "val": (x_va, y_va), "test": data.split("test")}.items():
         if len(ys) and ys.min() >= 0:
-            loss, acc = model.evaluate(xs[..., None], ys, batch_size=512, verbose=0)
+            loss, acc = model.evaluate(array_batches(xs, ys), verbose=0)
             evaluation[split] = {"loss": float(loss), "accuracy": float(acc), "n": int(len(ys))}
 
     # Images/s of training alone; the first epoch also pays for tracing, so skip it when we can.
@@ -242,7 +270,7 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
         record["widths"] = [int(l.units) for l in model.layers if l.name.startswith("dense_")]
 
     base = os.path.join(models_dir, name)
-    save_model(model, base + ".keras")
+    save_model(portable(model), base + ".keras")
     with atomic_path(base + ".history.csv") as tmp:
         history.to_csv(tmp, index=False)
     plot_history(history, f"{kind.upper()} ({params['total']:,} parameters) on {_short(data.source)}",

@@ -18,9 +18,11 @@ from ferlib.models import load_model, predict_probs
 
 def test_cnn_learns_the_synthetic_faces_and_beats_the_equal_size_dnn(trained):
     cnn, dnn = trained["cnn"]["evaluation"], trained["dnn"]["evaluation"]
-    # Chance is 1/7; measured 0.80-0.85 for this quick run, the DNN 0.28-0.39.
-    assert cnn["val"]["accuracy"] >= 0.75, cnn
-    assert cnn["test"]["accuracy"] >= 0.75, cnn
+    # Chance is 1/7. This 7-epoch run's val accuracy depends on when it leaves
+    # its first-epochs plateau: measured 0.70-0.96 over six runs (seeds 0, 1),
+    # the DNN 0.15-0.39. The bar is 4x chance, below the worst run seen.
+    assert cnn["val"]["accuracy"] >= 0.6, cnn
+    assert cnn["test"]["accuracy"] >= 0.6, cnn
     # The report's finding: at equal parameters, convolution wins by far.
     assert dnn["val"]["accuracy"] <= cnn["val"]["accuracy"] - 0.3, (cnn, dnn)
     assert abs(trained["dnn"]["params"]["total"] - trained["cnn"]["params"]["total"]) <= 1697

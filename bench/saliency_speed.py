@@ -1,0 +1,63 @@
+"""Saliency maps for 100 faces: the kit's batched pass against a compiled one-by-one loop.
+
+reference  a tf.function that returns |d logit / d pixel| for one image, called
+           100 times, on the float32 model (the usual way: a loop over images).
+kit        saliency.vanilla_saliency: all 100 images in one pass, on the model
+           in the precision train_cnn.py trains it in.
+
+Both use the same weights (random: speed does not depend on them) and are
+warmed up first, so tracing is not timed.
+
+    python bench/saliency_speed.py
+"""
+
+import argparse
+
+import numpy as np
+
+from _common import cnn_pair, seconds
+
+
+def one_by_one(score_model):
+    import tensorflow as tf
+
+    @tf.function
+    def grad(x, c):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = score_model(x, training=False)[0, c]
+        return tf.abs(tape.gradient(score, x))
+
+    def run(x, classes):
+        return np.stack([grad(tf.constant(x[i:i + 1, :, :, None], tf.float32), int(c)).numpy()[0, ..., 0]
+                         for i, c in enumerate(classes)])
+    return run
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--images", type=int, default=100, help="(default: %(default)s)")
+    p.add_argument("--precision", default="auto", help="the kit's precision (default: %(default)s)")
+    args = p.parse_args()
+    from ferlib.models import logits_model
+    from ferlib.synthetic import synthetic_faces
+    from saliency import vanilla_saliency
+
+    x, y, _ = synthetic_faces(args.images, seed=0)
+    ref, kit, precision = cnn_pair(args.precision)
+    loop = one_by_one(logits_model(ref))
+    kit_scores = logits_model(kit)
+
+    loop(x[:2], y[:2])                      # trace
+    vanilla_saliency(kit_scores, x[:2], y[:2])
+    t_loop = min(seconds(loop, x, y) for _ in range(2))
+    t_kit = min(seconds(vanilla_saliency, kit_scores, x, y) for _ in range(3))
+    agree = np.corrcoef(loop(x[:8], y[:8]).ravel(), vanilla_saliency(kit_scores, x[:8], y[:8]).ravel())[0, 1]
+    print(f"one by one (float32, compiled step): {t_loop:.2f} s; kit batched ({precision}): {t_kit:.2f} s; "
+          f"maps agree (Pearson r, 8 faces): {agree:.3f}")
+    print(f"SUMMARY saliency_speed: {args.images} faces in {t_kit:.2f} s vs {t_loop:.2f} s one by one "
+          f"= {t_loop / t_kit:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
