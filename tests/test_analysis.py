@@ -117,9 +117,10 @@ def test_filter_ascent_raises_activations_and_batching_changes_nothing(trained):
     live = np.maximum(start, final) > filter_viz.DEAD
     assert live.sum() >= 32
     gain = final[live] / np.maximum(start[live], 1e-3)
-    # Measured 0.79-0.87 of live filters over runs; filters that already fire
-    # on flat gray cannot gain 10x.
-    assert (gain >= 10).mean() >= 0.75, np.sort(gain)
+    # Measured 0.78 of live filters on a weak model (val 0.70; 0.64 before the
+    # leaky ascent); the filters short of 10x already fire on flat gray (start
+    # activation 0.6-3.9 against a median 0.008), so cannot gain 10x.
+    assert (gain >= 10).mean() >= 0.7, np.sort(gain)
     # two filters batched together == each run alone, same seed
     pair = filters[live][:2]
     both, _, _ = filter_viz.ascend(cut, pair, 30, seed=3, progress=False)
