@@ -56,6 +56,27 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     np.testing.assert_allclose(hist["loss"], whole_hist["loss"], rtol=1e-4)
 
 
+class RatesSeen(keras.callbacks.Callback):
+    """Records the Dropout rates in force at each epoch's first step."""
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self.seen.append([l.rate for l in self.model.layers if isinstance(l, keras.layers.Dropout)])
+
+
+def test_dropout_warms_up_and_the_saved_model_has_the_reference_rates(tmp_path):
+    seen = RatesSeen()
+    train_cnn.main(_args(tmp_path, "warm", "--dropout-warmup", "2"), callbacks=[seen])
+    full = [0.25, 0.25, 0.25, 0.5, 0.5]
+    assert seen.seen == [[0.0] * 5, [r / 2 for r in full], full]
+    saved = keras.saving.load_model(tmp_path / "models" / "warm.keras")
+    assert [l.rate for l in saved.layers if isinstance(l, keras.layers.Dropout)] == full
+    assert not any("Fused" in type(l).__name__ for l in saved.layers)   # stock Keras layers only
+
+
 def test_run_record_has_what_the_report_needs(tmp_path):
     rec = train_dnn.main(_args(tmp_path, "dnn", "--epochs", "2"))
     on_disk = json.loads((tmp_path / "models" / "dnn.json").read_text())
