@@ -121,12 +121,14 @@ def test_filter_ascent_raises_activations_and_batching_changes_nothing(trained):
     # leaky ascent); the filters short of 10x already fire on flat gray (start
     # activation 0.6-3.9 against a median 0.008), so cannot gain 10x.
     assert (gain >= 10).mean() >= 0.7, np.sort(gain)
-    # two filters batched together == each run alone, same seed
+    # Two filters batched together == each run alone, same seed, over 5 steps:
+    # a bug that mixed images would show at once, while over 30 steps rounding
+    # (which the batch size changes) can flip a max-pool or ReLU and send the
+    # image elsewhere (seen: 54 gray levels apart after 30, 0.1 after 5).
     pair = filters[live][:2]
-    both, _, _ = filter_viz.ascend(cut, pair, 30, seed=3, progress=False)
+    both, _, _ = filter_viz.ascend(cut, pair, 5, seed=3, progress=False)
     for k, f in enumerate(pair):
-        alone, _, _ = filter_viz.ascend(cut, [f], 30, seed=3, progress=False)
-        # equal up to bf16 summation order, which batch size changes
+        alone, _, _ = filter_viz.ascend(cut, [f], 5, seed=3, progress=False)
         np.testing.assert_allclose(both[k], alone[0], atol=0.01 * np.abs(alone).max())
 
 
