@@ -121,8 +121,8 @@ def quiet_options():
     """tf.data without autotuning and with one private thread.
 
     On a 2-core CPU tf.data's autotuned prefetch threads compete with TF's
-    two compute threads, and whole epochs then run at ~0.7 of the speed with
-    ~1.4 cores busy instead of ~1.9 (bench/README.md). Batches of uint8 cost
+    two compute threads, and some whole epochs then run with ~1.4-1.7 cores
+    busy instead of ~1.9, at 0.7-0.9 of the speed (bench/README.md). Batches of uint8 cost
     nothing to make, so there is nothing for prefetching to hide.
     """
     import tensorflow as tf
