@@ -45,8 +45,8 @@ class FusedBatchNormalization(layers.BatchNormalization):
     Keras 3 computes batch norm from separate ops (moments, then a float32
     normalise of a bfloat16 tensor); TF's FusedBatchNormV3 does the same
     arithmetic in one pass and is ~5x faster forward+backward on the CNN's
-    48x48x32 maps here, which makes the whole training step ~1.3x faster
-    (bench/README.md). Same variables, same moving-average update; inference,
+    48x48x32 maps here, which made training 1.7x faster (202 -> 337 img/s,
+    bench/README.md). Same variables, same moving-average update; inference,
     masks and other backends take the stock path. Saved models hold the stock
     layer (see `portable`), so any Keras can load them.
     """

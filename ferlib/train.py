@@ -122,8 +122,8 @@ def quiet_options():
 
     On a 2-core CPU tf.data's autotuned prefetch threads compete with TF's
     two compute threads, and some whole epochs then run with ~1.4-1.7 cores
-    busy instead of ~1.9, at 0.7-0.9 of the speed (bench/README.md). Batches of uint8 cost
-    nothing to make, so there is nothing for prefetching to hide.
+    busy instead of ~1.9, at 0.7-0.9 of the speed (bench/README.md). Batches
+    of uint8 cost nothing to make, so there is nothing for prefetching to hide.
     """
     import tensorflow as tf
     options = tf.data.Options()
@@ -255,8 +255,8 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
     timer, callbacks = _callbacks(ds, resume_dir, epochs, args.lr, "val_accuracy" if has_val else "accuracy",
                                   args.seed, args.dropout_warmup)
     t0 = time.perf_counter()
-    model.fit(ds.dataset, shuffle=False, validation_data=array_batches(x_va, y_va) if has_val else None, epochs=epochs,
-              callbacks=callbacks + list(extra_callbacks), verbose=1 if sys.stdout.isatty() else 2)
+    model.fit(ds.dataset, shuffle=False, validation_data=array_batches(x_va, y_va) if has_val else None,
+              epochs=epochs, callbacks=callbacks + list(extra_callbacks), verbose=1 if sys.stdout.isatty() else 2)
     wall = time.perf_counter() - t0
     if model.stop_training:   # only TerminateOnNaN stops us early
         shutil.rmtree(resume_dir, ignore_errors=True)   # a poisoned state is nothing to resume from
