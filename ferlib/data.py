@@ -6,17 +6,22 @@ gzipped, and folders of class-named image subfolders (optionally under
 train/ val/ test/). Without --data: data/fer2013.csv, data/train.csv, then the
 built-in synthetic set.
 
-Parsing is the slow part of FER2013 (270 MB of decimal text), so the pixels
-of all rows go through one `np.fromstring` call; only when that finds a
-problem do we walk the rows one by one to name the bad line. The parsed
+Parsing is the slow part of FER2013 (270 MB of decimal text), so the file is
+read in 4 MB pieces, gunzipped by a helper thread while the main one parses
+the piece before, and each piece's pixels go through one `np.fromstring`
+call; only when that finds a problem do we walk the rows one by one to name
+the bad line. The parsed
 arrays are cached as an uncompressed .npz keyed on the file's path, size and
 mtime, so the second load is a memory copy.
 """
 
 import gzip
 import hashlib
+import itertools
 import os
+import queue
 import sys
+import threading
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -28,6 +33,7 @@ from ferlib.synthetic import synthetic_faces
 
 SIZE = 48
 NPIX = SIZE * SIZE
+PIECE = 1 << 22   # bytes a CSV is read in: 1-8 MB timed alike, 4 MB best (bench/data_load.py)
 DEFAULT_PATHS = ("data/fer2013.csv", "data/train.csv")
 USAGE_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 SPLITS = ("train", "val", "test")
@@ -176,23 +182,90 @@ def _save_npz(dest, **arrays):
         pass  # a cache we cannot write is only a slower next load
 
 
-def _read_bytes(path):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        return gzip.decompress(raw) if path.endswith(".gz") else raw   # one shot: faster than gzip.open
-    except (OSError, EOFError, zlib.error) as e:   # includes gzip.BadGzipFile
-        raise DataError(path, f"cannot read: {e}") from None
+def _pieces(path):
+    """The file's bytes in pieces, gunzipped if .gz, read by a helper thread.
+
+    zlib and file reads let go of the GIL, so decompressing the next piece
+    overlaps parsing this one (gunzip is ~a quarter of a first load).
+    """
+    q = queue.SimpleQueue()
+
+    def read():
+        try:
+            with open(path, "rb") as f:
+                z = zlib.decompressobj(wbits=31) if path.endswith(".gz") else None
+                while block := f.read(PIECE):
+                    while z and block:                   # a .gz may hold several members
+                        if z.eof:
+                            z = zlib.decompressobj(wbits=31)
+                        q.put(z.decompress(block))
+                        block = z.unused_data
+                    if block:
+                        q.put(block)
+                if z and not z.eof:
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+            q.put(None)
+        except (OSError, EOFError, zlib.error) as e:
+            q.put(e)
+
+    threading.Thread(target=read, daemon=True).start()
+    while (piece := q.get()) is not None:
+        if isinstance(piece, Exception):
+            raise DataError(path, f"cannot read: {piece}")
+        yield piece
+
+
+def _line_blocks(path):
+    """The file as lists of its lines, a few MB at a time; a blank last line is dropped."""
+    carry = b""
+    for piece in _pieces(path):
+        piece = carry + piece
+        cut = piece.rfind(b"\n") + 1
+        carry = piece[cut:]
+        if cut:
+            yield piece[:cut - 1].split(b"\n")
+    if carry.strip():
+        yield [carry]
 
 
 def _parse_csv(path):
-    raw = _read_bytes(path)
-    lines = raw.split(b"\n")
-    if lines and lines[-1].strip() == b"":
-        lines.pop()
-    if not lines or not lines[0].strip():
+    blocks = _line_blocks(path)
+    first = next(blocks, [b""])
+    if not first[0].strip():
         raise DataError(path, "empty file", 1)
-    header = [h.strip().strip(b'"').decode("utf-8", "replace").lower() for h in lines[0].rstrip(b"\r").split(b",")]
+    form, ncol = _csv_form(path, first[0])
+    rows, numbers = [], []
+    for block in itertools.chain([first[1:]], blocks):
+        rows += block
+        # Fast path while rows are well formed: every number of the block in one C call.
+        if numbers is not None and block:
+            got = _block_numbers(block, ncol)
+            if got is None:
+                numbers = None
+            else:
+                numbers.append(got)
+    if not rows:
+        raise DataError(path, "no data rows after the header", 1)
+    x = None
+    if numbers is not None:
+        flat = np.concatenate(numbers)
+        ids, pix = flat[:, 0].astype(np.int64), flat[:, 1:]
+        if pix.min() >= 0 and pix.max() <= 255:
+            x = pix.astype(np.uint8).reshape(-1, SIZE, SIZE)
+    if x is None:   # slow path: tolerant of spacing and quotes, names the first bad line
+        ids, x = _parse_rows(path, rows, ncol, form)
+    usage = _parse_usage(path, rows) if ncol == 3 else None
+    if form == "test":
+        return x, np.full(len(rows), -1, np.int64), usage, ids
+    bad = np.flatnonzero((ids < 0) | (ids > 6))
+    if len(bad):
+        raise DataError(path, f"label {ids[bad[0]]} is not a class 0-6 ({', '.join(CLASS_NAMES)})", bad[0] + 2)
+    return x, ids, usage, None
+
+
+def _csv_form(path, line):
+    """(form, column count) from the header line, or a DataError."""
+    header = [h.strip().strip(b'"').decode("utf-8", "replace").lower() for h in line.rstrip(b"\r").split(b",")]
     header[0] = header[0].lstrip("\ufeff")
     forms = {("emotion", "pixels", "usage"): "kaggle", ("emotion", "pixels"): "kaggle",
              ("label", "feature"): "train", ("id", "feature"): "test"}
@@ -200,36 +273,27 @@ def _parse_csv(path):
     if form is None:
         raise DataError(path, f"unknown header {','.join(header)!r}: expected emotion,pixels,Usage "
                               "(Kaggle), label,feature (HW3 train) or id,feature (HW3 test)", 1)
-    rows = lines[1:]
-    if not rows:
-        raise DataError(path, "no data rows after the header", 1)
-    ncol = len(header)
-    x = None
-    # Fast path for well-formed files (single spaces, no quotes, fixed column
-    # count): blank out commas and the Usage words, then parse every number of
-    # the file, first column included, in one C call.
-    if all(r.count(b" ") == NPIX - 1 and r.count(b",") == ncol - 1 for r in rows):
-        body = raw[raw.index(b"\n") + 1:].translate(_BLANK)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # fromstring warns and stops on junk; the size check catches it
-            try:
-                flat = np.fromstring(body, dtype=np.int32, sep=" ")
-            except ValueError:   # numpy >= 2.3 raises on junk instead
-                flat = np.empty(0, np.int32)
-        if flat.size == len(rows) * (NPIX + 1):
-            flat = flat.reshape(len(rows), NPIX + 1)
-            first, pix = flat[:, 0].astype(np.int64), flat[:, 1:]
-            if pix.min() >= 0 and pix.max() <= 255:
-                x = pix.astype(np.uint8).reshape(-1, SIZE, SIZE)
-    if x is None:   # slow path: tolerant of spacing and quotes, names the first bad line
-        first, x = _parse_rows(path, rows, ncol, form)
-    usage = _parse_usage(path, rows) if ncol == 3 else None
-    if form == "test":
-        return x, np.full(len(rows), -1, np.int64), usage, first
-    bad = np.flatnonzero((first < 0) | (first > 6))
-    if len(bad):
-        raise DataError(path, f"label {first[bad[0]]} is not a class 0-6 ({', '.join(CLASS_NAMES)})", bad[0] + 2)
-    return x, first, usage, None
+    return form, len(header)
+
+
+def _block_numbers(rows, ncol):
+    """The block's numbers as a (rows, 1 + 2304) int32 array, or None if a row is not plain.
+
+    Plain: single spaces, no quotes, the right column count. Commas and the
+    Usage words are blanked so that np.fromstring reads the label and the
+    pixels of every row in one call.
+    """
+    if not all(r.count(b" ") == NPIX - 1 and r.count(b",") == ncol - 1 for r in rows):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # fromstring warns and stops on junk; the size check catches it
+        try:
+            flat = np.fromstring(b"\n".join(rows).translate(_BLANK), dtype=np.int32, sep=" ")
+        except ValueError:   # numpy >= 2.3 raises on junk instead
+            return None
+    if flat.size != len(rows) * (NPIX + 1):
+        return None
+    return flat.reshape(len(rows), NPIX + 1)
 
 
 # Bytes that separate numbers in a CSV row: comma, CR, quote, and the letters of

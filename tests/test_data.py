@@ -35,6 +35,29 @@ def test_kaggle_csv_round_trips_with_usage_splits(tmp_path, faces):
         assert d.split("train")[0].dtype == np.uint8 and d.split("train")[0].shape[1:] == (48, 48)
 
 
+def test_pieces_cut_anywhere_and_multi_member_gzip_read_the_same(tmp_path, faces, monkeypatch):
+    # The reader cuts the file into pieces: cut mid-line, mid-number, mid-CRLF
+    # and across gzip members, it must still give every row exactly.
+    import ferlib.data
+    x, y = faces
+    usage = np.array(["Training"] * 50 + ["PublicTest"] * 20)
+    path = tmp_path / "f.csv"
+    write_csv(str(path), x, y, "kaggle", usage=usage)
+    text = path.read_bytes().replace(b"\n", b"\r\n")
+    path.write_bytes(text)
+    half = len(text) // 2
+    (tmp_path / "f.csv.gz").write_bytes(gzip.compress(text[:half]) + gzip.compress(text[half:]))
+    monkeypatch.setattr(ferlib.data, "PIECE", 997)   # prime: boundaries fall everywhere
+    for name in ("f.csv", "f.csv.gz"):
+        got_x, got_y, got_usage, _ = read_csv(str(tmp_path / name), cache=False)
+        np.testing.assert_array_equal(got_x, x)
+        np.testing.assert_array_equal(got_y, y)
+        assert list(got_usage) == ["train"] * 50 + ["val"] * 20
+    (tmp_path / "cut.csv.gz").write_bytes(gzip.compress(text)[:-100])
+    with pytest.raises(DataError, match=r"cut\.csv\.gz: cannot read: compressed file ended"):
+        read_csv(str(tmp_path / "cut.csv.gz"), cache=False)
+
+
 def test_missing_usage_rows_make_an_empty_split(tmp_path, faces):
     x, y = faces
     path = str(tmp_path / "train_only.csv")
