@@ -18,11 +18,11 @@ from ferlib.models import load_model, predict_probs
 
 def test_cnn_learns_the_synthetic_faces_and_beats_the_equal_size_dnn(trained):
     cnn, dnn = trained["cnn"]["evaluation"], trained["dnn"]["evaluation"]
-    # Chance is 1/7. This 7-epoch run's val accuracy depends on when it leaves
-    # its first-epochs plateau: measured 0.70-0.96 over six runs (seeds 0, 1),
-    # the DNN 0.15-0.39. The bar is 4x chance, below the worst run seen.
-    assert cnn["val"]["accuracy"] >= 0.6, cnn
-    assert cnn["test"]["accuracy"] >= 0.6, cnn
+    # Chance is 1/7. Since the dropout warm-up this 7-epoch run no longer sits
+    # on a plateau first: val 0.994 and 0.996, test 0.991 and 0.987 (seeds 0,
+    # 1; before it, 0.70-0.96 over six runs), the DNN 0.15-0.39.
+    assert cnn["val"]["accuracy"] >= 0.9, cnn
+    assert cnn["test"]["accuracy"] >= 0.9, cnn
     # The report's finding: at equal parameters, convolution wins by far.
     assert dnn["val"]["accuracy"] <= cnn["val"]["accuracy"] - 0.3, (cnn, dnn)
     assert abs(trained["dnn"]["params"]["total"] - trained["cnn"]["params"]["total"]) <= 1697
@@ -70,9 +70,10 @@ def val_faces():
 
 # Grad-CAM works at the last conv layer's 12x12 resolution, so each of its
 # cells spreads over 4x4 pixels and it cannot be as sharp as a pixel gradient:
-# measured 1.6-2.2x over runs here against 5-8x for vanilla. A map blind to
-# the expression scores 1.0.
-@pytest.mark.parametrize("method,bar", [("vanilla", 3.0), ("gradcam", 1.3)])
+# measured 2.8x and 3.4x (quick models of seeds 0, 1) against 6.6x and 5.9x
+# for vanilla; it was 1.6-2.2x on the weaker quick models of before the
+# dropout warm-up. A map blind to the expression scores 1.0.
+@pytest.mark.parametrize("method,bar", [("vanilla", 3.0), ("gradcam", 2.0)])
 def test_saliency_lands_on_the_expression_pixels(trained, val_faces, method, bar):
     x, y, mask = val_faces
     model = load_model(_cnn(trained))
@@ -117,10 +118,10 @@ def test_filter_ascent_raises_activations_and_batching_changes_nothing(trained):
     live = np.maximum(start, final) > filter_viz.DEAD
     assert live.sum() >= 32
     gain = final[live] / np.maximum(start[live], 1e-3)
-    # Measured 0.78 of live filters on a weak model (val 0.70; 0.64 before the
-    # leaky ascent); the filters short of 10x already fire on flat gray (start
-    # activation 0.6-3.9 against a median 0.008), so cannot gain 10x.
-    assert (gain >= 10).mean() >= 0.7, np.sort(gain)
+    # Measured 0.86 and 0.95 of live filters (quick models of seeds 0, 1). The
+    # filters short of 10x fire on flat gray: their start is near the most any
+    # image gets out of them (with a +-20 start noise they were 0.25 of them).
+    assert (gain >= 10).mean() >= 0.8, np.sort(gain)
     # Two filters batched together == each run alone, same seed, over 5 steps:
     # a bug that mixed images would show at once, while over 30 steps rounding
     # (which the batch size changes) can flip a max-pool or ReLU and send the
