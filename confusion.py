@@ -86,7 +86,7 @@ def main(argv=None):
     data = load_fer2013(args.data, seed=args.seed)
     x, y = data.labelled(args.split)
     probs = predict_probs(model, x)
-    probs_tta = predict_probs(model, x, tta=True)
+    probs_tta = (probs + predict_probs(model, x[:, :, ::-1])) / 2   # the mirror pass only: 2 passes, not 3
     report = confusion_report(y, (probs_tta if args.tta else probs).argmax(1))
     report.update({
         "model": args.model, "data": data.source, "split": args.split, "n": int(len(y)), "tta": args.tta,

@@ -61,7 +61,7 @@ def layer_model(model, layer_name):
         raise UserError(f"{model.name}: has no conv layers to visualise (a DNN?); use a CNN model")
     if layer_name not in convs:
         raise UserError(f"no conv layer {layer_name!r}; this model's conv layers: {', '.join(convs)}")
-    return keras.Model(model.inputs, model.get_layer(layer_name).output)
+    return keras.Model(model.inputs[0], model.get_layer(layer_name).output)
 
 
 def initial_images(filters, seed):
@@ -91,7 +91,7 @@ def ascend(cut, filters, steps, seed=0, progress=True):
     # never move again (on a synthetic-set model, 25 of 64 conv2d_6 filters
     # stuck there and looked dead; with the leak all 64 move).
     conv = cut.layers[-1]
-    below = keras.Model(cut.inputs, conv.input)
+    below = keras.Model(cut.inputs[0], conv.input)
 
     def preactivation(x):
         h = below(x, training=False)

@@ -110,7 +110,7 @@ def _gradcam(model, x, classes, layer):
 def _gradcam_fn(model, layer):
     import keras
     import tensorflow as tf
-    both = keras.Model(model.inputs, [model.get_layer(layer).output, logits_model(model).outputs[0]])
+    both = keras.Model(model.inputs[0], [model.get_layer(layer).output, logits_model(model).outputs[0]])
 
     @tf.function(input_signature=_batch_signature())
     def cam(x, classes):

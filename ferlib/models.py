@@ -177,12 +177,12 @@ def logits_model(model):
     """
     names = [l.name for l in model.layers]
     if "logits" in names:
-        return keras.Model(model.inputs, model.get_layer("logits").output)
+        return keras.Model(model.inputs[0], model.get_layer("logits").output)
     last = model.layers[-1]
     if isinstance(last, layers.Activation):
-        return keras.Model(model.inputs, last.input)
+        return keras.Model(model.inputs[0], last.input)
     if isinstance(last, layers.Dense):
-        features = keras.Model(model.inputs, last.input)
+        features = keras.Model(model.inputs[0], last.input)
         inputs = keras.Input(model.inputs[0].shape[1:])
         return keras.Model(inputs, keras.ops.matmul(features(inputs), last.kernel) + last.bias)
     return model
