@@ -13,6 +13,7 @@ epoch; on success the folder is removed. Batches are a pure function of
 would have.
 """
 
+import argparse
 import math
 import os
 import shutil
@@ -29,7 +30,7 @@ from ferlib.outputs import atomic_path, finish_record, load_json, pyplot, save_f
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 
-def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, name="cnn"):
+def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, name="cnn", augment=True):
     p.add_argument("--epochs", type=int, default=epochs, help="passes over the training set (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=batch_size, help="images per step (default: %(default)s)")
     p.add_argument("--lr", type=float, default=lr,
@@ -39,9 +40,10 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, name="cnn"):
                         "dropout from the first step the reference CNN sits at the majority class for epochs "
                         "on FER2013 (docs/ablations.md); the saved model has the full rates (default: %(default)s)")
     p.add_argument("--label-smoothing", type=float, default=0.0,
-                   help="softens the one-hot targets; helps on FER2013's noisy labels (default: %(default)s)")
-    p.add_argument("--no-augment", dest="augment", action="store_false",
-                   help="train on the images as they are (default: random flip, shift, rotation, zoom)")
+                   help="softens the one-hot targets, a usual remedy for FER2013's noisy labels "
+                        "(not yet ablated here, so off by default) (default: %(default)s)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=augment,
+                   help="random flip, shift, rotation and zoom of each training image (default: %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bf16 instructions "
                         "(AVX512-BF16/AMX), else float32 (default: %(default)s)")

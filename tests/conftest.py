@@ -25,7 +25,8 @@ def run_script(script, *args, cwd=None):
 
 # The CNN most tests analyse: trained once per session on the synthetic set.
 # Batch 16 at lr 3e-3 without augmentation learns the set fastest (measured
-# here: val 0.70-0.96 after 7 epochs, about 2 minutes on 2 cores).
+# here: val 0.994 and 0.996 after 7 epochs for seeds 0 and 1, about 2 minutes
+# on 2 cores).
 QUICK_CNN = ["--data", "synthetic", "--epochs", "7", "--batch-size", "16", "--lr", "3e-3", "--no-augment"]
 
 
