@@ -188,13 +188,13 @@ def _pieces(path):
     zlib and file reads let go of the GIL, so decompressing the next piece
     overlaps parsing this one (gunzip is ~a quarter of a first load).
     """
-    q = queue.SimpleQueue()
+    q, stop = queue.SimpleQueue(), threading.Event()
 
     def read():
         try:
             with open(path, "rb") as f:
                 z = zlib.decompressobj(wbits=31) if path.endswith(".gz") else None
-                while block := f.read(PIECE):
+                while not stop.is_set() and (block := f.read(PIECE)):
                     while z and block:                   # a .gz may hold several members
                         if z.eof:
                             z = zlib.decompressobj(wbits=31)
@@ -202,17 +202,20 @@ def _pieces(path):
                         block = z.unused_data
                     if block:
                         q.put(block)
-                if z and not z.eof:
+                if z and not z.eof and not stop.is_set():
                     raise EOFError("compressed file ended before the end-of-stream marker was reached")
             q.put(None)
         except (OSError, EOFError, zlib.error) as e:
             q.put(e)
 
     threading.Thread(target=read, daemon=True).start()
-    while (piece := q.get()) is not None:
-        if isinstance(piece, Exception):
-            raise DataError(path, f"cannot read: {piece}")
-        yield piece
+    try:
+        while (piece := q.get()) is not None:
+            if isinstance(piece, Exception):
+                raise DataError(path, f"cannot read: {piece}")
+            yield piece
+    finally:
+        stop.set()   # the caller gave up (a bad header): read no further
 
 
 def _line_blocks(path):
