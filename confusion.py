@@ -20,7 +20,7 @@ import numpy as np
 
 from ferlib import CLASS_NAMES, cli
 from ferlib.data import load_fer2013
-from ferlib.models import load_model, predict_probs
+from ferlib.models import load_model, mirror_tta, predict_probs
 from ferlib.outputs import analysis_paths, finish_record, pyplot, save_figure, save_json
 
 TOP_PAIRS = 3
@@ -86,7 +86,7 @@ def main(argv=None):
     data = load_fer2013(args.data, seed=args.seed)
     x, y = data.labelled(args.split)
     probs = predict_probs(model, x)
-    probs_tta = (probs + predict_probs(model, x[:, :, ::-1])) / 2   # the mirror pass only: 2 passes, not 3
+    probs_tta = mirror_tta(model, x, probs)
     report = confusion_report(y, (probs_tta if args.tta else probs).argmax(1))
     report.update({
         "model": args.model, "data": data.source, "split": args.split, "n": int(len(y)), "tta": args.tta,

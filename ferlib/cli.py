@@ -1,37 +1,10 @@
-"""What every script's command line shares: common flags, quiet TensorFlow, clean errors."""
+"""What every script's command line shares: common flags and clean errors."""
 
 import argparse
 import os
 import sys
 
-# TensorFlow's C++ start-up chatter (CUDA probing on CPU machines, oneDNN
-# notices) means nothing to a student; real errors still raise in Python.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-def _import_tensorflow_quietly():
-    """Import TensorFlow with the process's stderr pointed at /dev/null.
-
-    TF 2.19+ prints its start-up notices whatever TF_CPP_MIN_LOG_LEVEL says
-    (tensorflow/tensorflow#100442): five lines before every script's output.
-    A failed import still raises, with its message, once stderr is back.
-    """
-    if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-_import_tensorflow_quietly()
-
-from ferlib.data import UserError  # noqa: E402
+from ferlib.data import UserError
 
 
 def parser(description):

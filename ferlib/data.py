@@ -10,9 +10,8 @@ Parsing is the slow part of FER2013 (270 MB of decimal text), so the file is
 read in 4 MB pieces, gunzipped by a helper thread while the main one parses
 the piece before, and each piece's pixels go through one `np.fromstring`
 call; only when that finds a problem do we walk the rows one by one to name
-the bad line. The parsed
-arrays are cached as an uncompressed .npz keyed on the file's path, size and
-mtime, so the second load is a memory copy.
+the bad line. The parsed arrays are cached as an uncompressed .npz keyed on
+the file's path, size and mtime, so the second load is a memory copy.
 """
 
 import gzip
@@ -33,7 +32,7 @@ from ferlib.synthetic import synthetic_faces
 
 SIZE = 48
 NPIX = SIZE * SIZE
-PIECE = 1 << 22   # bytes a CSV is read in: 1-8 MB timed alike, 4 MB best (bench/data_load.py)
+PIECE = 1 << 22   # bytes a CSV is read in: 1, 4 and 8 MB timed within noise (bench/README.md)
 DEFAULT_PATHS = ("data/fer2013.csv", "data/train.csv")
 USAGE_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 SPLITS = ("train", "val", "test")
@@ -186,7 +185,7 @@ def _pieces(path):
     """The file's bytes in pieces, gunzipped if .gz, read by a helper thread.
 
     zlib and file reads let go of the GIL, so decompressing the next piece
-    overlaps parsing this one (gunzip is ~a quarter of a first load).
+    overlaps parsing this one (gunzip took ~1 of the 5 s of a first load).
     """
     q, stop = queue.SimpleQueue(), threading.Event()
 
@@ -219,30 +218,31 @@ def _pieces(path):
 
 
 def _line_blocks(path):
-    """The file as lists of its lines, a few MB at a time; a blank last line is dropped."""
+    """(text, its lines) for whole lines of the file, a few MB at a time; a blank last line is dropped."""
     carry = b""
     for piece in _pieces(path):
         piece = carry + piece
         cut = piece.rfind(b"\n") + 1
         carry = piece[cut:]
         if cut:
-            yield piece[:cut - 1].split(b"\n")
+            text = piece[:cut - 1]
+            yield text, text.split(b"\n")
     if carry.strip():
-        yield [carry]
+        yield carry, [carry]
 
 
 def _parse_csv(path):
     blocks = _line_blocks(path)
-    first = next(blocks, [b""])
-    if not first[0].strip():
+    text, lines = next(blocks, (b"", [b""]))
+    if not lines[0].strip():
         raise DataError(path, "empty file", 1)
-    form, ncol = _csv_form(path, first[0])
+    form, ncol = _csv_form(path, lines[0])
     rows, numbers = [], []
-    for block in itertools.chain([first[1:]], blocks):
+    for text, block in itertools.chain([(text[len(lines[0]) + 1:], lines[1:])], blocks):
         rows += block
         # Fast path while rows are well formed: every number of the block in one C call.
         if numbers is not None and block:
-            got = _block_numbers(block, ncol)
+            got = _block_numbers(text, block, ncol)
             if got is None:
                 numbers = None
             else:
@@ -279,8 +279,8 @@ def _csv_form(path, line):
     return form, len(header)
 
 
-def _block_numbers(rows, ncol):
-    """The block's numbers as a (rows, 1 + 2304) int32 array, or None if a row is not plain.
+def _block_numbers(text, rows, ncol):
+    """The numbers of text (whose lines are rows) as a (rows, 1 + 2304) int32 array, or None if a row is not plain.
 
     Plain: single spaces, no quotes, the right column count. Commas and the
     Usage words are blanked so that np.fromstring reads the label and the
@@ -291,7 +291,7 @@ def _block_numbers(rows, ncol):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # fromstring warns and stops on junk; the size check catches it
         try:
-            flat = np.fromstring(b"\n".join(rows).translate(_BLANK), dtype=np.int32, sep=" ")
+            flat = np.fromstring(text.translate(_BLANK), dtype=np.int32, sep=" ")
         except ValueError:   # numpy >= 2.3 raises on junk instead
             return None
     if flat.size != len(rows) * (NPIX + 1):

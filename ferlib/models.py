@@ -10,10 +10,40 @@ softmax: saliency needs the pre-softmax class score, and mixed precision
 needs the probabilities in float32.
 """
 
-import keras
-from keras import layers
+import os
+import sys
 
-from ferlib.data import SIZE
+# TensorFlow's C++ start-up chatter (CUDA probing on CPU machines, oneDNN
+# notices) means nothing to a student; real errors still raise in Python.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow with the process's stderr pointed at /dev/null.
+
+    TF 2.19+ prints its start-up notices whatever TF_CPP_MIN_LOG_LEVEL says
+    (tensorflow/tensorflow#100442): five lines before every script's output.
+    A failed import still raises, with its message, once stderr is back.
+    """
+    if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_import_tensorflow_quietly()
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+from ferlib.data import SIZE  # noqa: E402
 
 NUM_CLASSES = 7
 CNN_FILTERS = (32, 64, 128)
@@ -192,7 +222,10 @@ def predict_probs(model, x, tta=False, batch_size=512):
     """Class probabilities for uint8 images (N,48,48); tta averages with the mirror image."""
     import numpy as np
     from ferlib.train import array_batches
-    p = model.predict(array_batches(x, batch_size=batch_size), verbose=0)
-    if tta:
-        p = (p + model.predict(array_batches(x[:, :, ::-1], batch_size=batch_size), verbose=0)) / 2
-    return np.asarray(p, np.float32)
+    p = np.asarray(model.predict(array_batches(x, batch_size=batch_size), verbose=0), np.float32)
+    return mirror_tta(model, x, p, batch_size) if tta else p
+
+
+def mirror_tta(model, x, probs, batch_size=512):
+    """probs (a plain pass over x, already made) averaged with the mirror images' probabilities."""
+    return (probs + predict_probs(model, x[:, :, ::-1], batch_size=batch_size)) / 2
