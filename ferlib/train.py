@@ -163,7 +163,8 @@ def _callbacks(ds, resume_dir, epochs, lr, monitor, seed, warmup):
                 v.assign(np.array([seed * 7919 + i, epoch << 20], dtype=v.dtype))
 
     class Timer(keras.callbacks.Callback):
-        """Seconds of training (no validation) and in all, per epoch."""
+        """Seconds of training (no validation) and in all, per epoch; the latter also goes into
+        the epoch's logs, so the CSV log keeps it across a resume."""
         def __init__(self):
             super().__init__()
             self.train_s, self.epoch_s = [], []
@@ -178,6 +179,8 @@ def _callbacks(ds, resume_dir, epochs, lr, monitor, seed, warmup):
             t = time.perf_counter()
             self.train_s.append((self.t_val or t) - self.t0)
             self.epoch_s.append(t - self.t0)
+            if logs is not None:
+                logs["seconds"] = round(t - self.t0, 3)
 
     class DropoutWarmup(keras.callbacks.Callback):
         """Dropout rates scaled by min(1, epoch / warmup); a rate is fixed when the step is traced,
@@ -261,10 +264,8 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
     ds = Batches(x_tr, y_tr, args.batch_size, args.seed)
     timer, callbacks = _callbacks(ds, resume_dir, epochs, args.lr, "val_accuracy" if has_val else "accuracy",
                                   args.seed, args.dropout_warmup)
-    t0 = time.perf_counter()
     model.fit(ds.dataset, shuffle=False, validation_data=array_batches(x_va, y_va) if has_val else None,
               epochs=epochs, callbacks=callbacks + list(extra_callbacks), verbose=1 if sys.stdout.isatty() else 2)
-    wall = time.perf_counter() - t0
     if model.stop_training:   # only TerminateOnNaN stops us early
         shutil.rmtree(resume_dir, ignore_errors=True)   # a poisoned state is nothing to resume from
         raise UserError(f"training stopped at a NaN loss; {os.path.join(models_dir, name)}.keras is untouched. "
@@ -289,13 +290,16 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
 
     # Images/s of training alone; the first epoch also pays for tracing, so skip it when we can.
     train_s = timer.train_s[1:] or timer.train_s
+    # Epoch times from the log, which a resumed run carries over: the whole run's, not this process's.
+    epoch_s = history["seconds"].tolist() if "seconds" in history and history["seconds"].notna().all() \
+        else timer.epoch_s
     record = {
         "name": name, "kind": kind, "config": {k: v for k, v in vars(args).items()},
         "data": {"source": data.source, "rows": data.counts(), "train_rows_used": int(len(y_tr))},
         "params": params, "precision": precision, "evaluation": evaluation,
         "epochs": int(history["epoch"].max()), "best_epoch": best_epoch,
-        "train_seconds": round(wall, 2),
-        "seconds_per_epoch": round(float(np.mean(timer.epoch_s[1:] or timer.epoch_s)), 2),
+        "train_seconds": round(float(sum(epoch_s)), 2),
+        "seconds_per_epoch": round(float(np.mean(epoch_s[1:] or epoch_s)), 2),
         "train_images_per_second": round(len(y_tr) * len(train_s) / sum(train_s), 1),
         "layers": layer_table(model), "classes": CLASS_NAMES,
     }

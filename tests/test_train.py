@@ -46,6 +46,9 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     hist = pd.read_csv(tmp_path / "models" / "resumed.history.csv")
     assert hist["epoch"].tolist() == [1, 2, 3]                            # no gap, no duplicate
     assert resumed["epochs"] == whole["epochs"] == 3
+    # Its times are the whole run's, the killed process's epoch included.
+    assert (hist["seconds"] > 0).all()
+    assert resumed["train_seconds"] == pytest.approx(hist["seconds"].sum(), abs=0.01)
     a = keras.saving.load_model(tmp_path / "models" / "whole.keras").get_weights()
     b = keras.saving.load_model(tmp_path / "models" / "resumed.keras").get_weights()
     # Same batches, same dropout and augmentation draws: equal up to float
