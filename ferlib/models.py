@@ -96,6 +96,26 @@ class FusedBatchNormalization(layers.BatchNormalization):
         return y
 
 
+@keras.saving.register_keras_serializable(package="ferlib")
+class SparseSmoothedCrossentropy(keras.losses.Loss):
+    """Cross-entropy of integer labels against smoothed one-hot targets.
+
+    Keras 3's SparseCategoricalCrossentropy has no label_smoothing (only the
+    one-hot CategoricalCrossentropy does), and the kit's batches carry labels.
+    """
+
+    def __init__(self, label_smoothing=0.0, name="sparse_smoothed_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        one_hot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), y_pred.shape[-1])
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
 def portable(model):
     """The model with stock Keras layers in place of our training-speed ones, same weights."""
     def stock(layer):

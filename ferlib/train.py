@@ -24,7 +24,7 @@ import numpy as np
 
 from ferlib import CLASS_NAMES
 from ferlib.data import UserError, load_fer2013
-from ferlib.models import portable, predict_probs
+from ferlib.models import SparseSmoothedCrossentropy, portable, predict_probs
 from ferlib.outputs import atomic_path, finish_record, load_json, pyplot, save_figure, save_json, save_model
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -249,8 +249,8 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
         optimizer = (keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True) if args.optimizer == "sgd"
                      else keras.optimizers.Adam(args.lr))
         model.compile(optimizer=optimizer,
-                      loss=keras.losses.SparseCategoricalCrossentropy(label_smoothing=args.label_smoothing)
-                      if args.label_smoothing else "sparse_categorical_crossentropy",
+                      loss=SparseSmoothedCrossentropy(args.label_smoothing) if args.label_smoothing
+                      else "sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     params = {"total": model.count_params(),
               "trainable": int(sum(np.prod(w.shape) for w in model.trainable_weights)),

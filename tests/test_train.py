@@ -94,6 +94,21 @@ def test_run_record_has_what_the_report_needs(tmp_path):
     assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} <= set(hist.columns)
 
 
+def test_label_smoothing_is_smoothed_crossentropy_of_the_labels(tmp_path):
+    from ferlib.models import SparseSmoothedCrossentropy
+    y = np.array([0, 3, 6, 3])
+    p = keras.ops.softmax(np.random.default_rng(0).normal(size=(4, 7)).astype("float32"))
+    ours = float(SparseSmoothedCrossentropy(0.1)(y, p))
+    keras_one_hot = float(keras.losses.CategoricalCrossentropy(label_smoothing=0.1)(np.eye(7)[y], p))
+    plain = float(keras.losses.SparseCategoricalCrossentropy()(y, p))
+    assert ours == pytest.approx(keras_one_hot, rel=1e-6) and abs(ours - plain) > 0.01
+    # Through the trainer; the DNN is saved compiled, so its loss must load back.
+    rec = train_dnn.main(_args(tmp_path, "ls", "--epochs", "1", "--label-smoothing", "0.1"))
+    assert rec["config"]["label_smoothing"] == 0.1
+    saved = keras.saving.load_model(tmp_path / "models" / "ls.keras")
+    assert saved.loss.label_smoothing == 0.1
+
+
 def test_failing_runs_leave_the_existing_model_untouched(tmp_path):
     models = tmp_path / "models"
     models.mkdir()
