@@ -109,6 +109,19 @@ def test_label_smoothing_is_smoothed_crossentropy_of_the_labels(tmp_path):
     assert saved.loss.label_smoothing == 0.1
 
 
+class OptimizerSeen(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.config = self.model.optimizer.get_config()
+
+
+def test_optimizer_flag_picks_sgd_with_nesterov_momentum(tmp_path):
+    seen = OptimizerSeen()
+    train_cnn.main(_args(tmp_path, "sgd", "--epochs", "1", "--optimizer", "sgd", "--lr", "0.01"), callbacks=[seen])
+    assert seen.config["name"] == "sgd" and seen.config["nesterov"] and seen.config["momentum"] == 0.9
+    train_cnn.main(_args(tmp_path, "adam", "--epochs", "1"), callbacks=[seen])
+    assert seen.config["name"] == "adam"
+
+
 def test_failing_runs_leave_the_existing_model_untouched(tmp_path):
     models = tmp_path / "models"
     models.mkdir()
