@@ -39,7 +39,7 @@ TEXT = {
                     "{batch_size}, Adam at peak learning rate {lr} with cosine decay, label smoothing {ls}, "
                     "augmentation {aug}, precision {precision}; {train_seconds:.0f} s of training at "
                     "{ips:.0f} images/s, {spe:.1f} s per epoch.",
-        "on": "on (flip, shift, rotation, zoom)", "off": "off",
+        "on": "on (flip, shift)", "off": "off",
         "curves": "Training curves",
         "dnn_arch": "Flatten, then dense layers of widths {widths}, then Dense(7).",
         "side": "| | CNN | DNN |\n|---|---|---|\n| parameters | {c:,} | {d:,} |\n| validation accuracy | {cv:.4f} | {dv:.4f} |"
@@ -84,7 +84,7 @@ TEXT = {
         "training": "共訓練 {epochs} 個 epoch（驗證準確率最佳於第 {best_epoch} 個 epoch），batch size {batch_size}，"
                     "Adam 最高學習率 {lr} 並以 cosine 衰減，label smoothing {ls}，資料增強 {aug}，精度 {precision}；"
                     "訓練 {train_seconds:.0f} 秒，每秒 {ips:.0f} 張，每個 epoch {spe:.1f} 秒。",
-        "on": "開啟（翻轉、平移、旋轉、縮放）", "off": "關閉",
+        "on": "開啟（翻轉、平移）", "off": "關閉",
         "curves": "訓練曲線",
         "dnn_arch": "Flatten，接著寬度為 {widths} 的全連接層，最後 Dense(7)。",
         "side": "| | CNN | DNN |\n|---|---|---|\n| 參數量 | {c:,} | {d:,} |\n| 驗證準確率 | {cv:.4f} | {dv:.4f} |"

@@ -3,7 +3,7 @@
 The network is the homework's reference: three blocks of three 3x3 conv
 layers with batch norm (32, 64, 128 filters), max pooling and dropout after
 each block, then Dense 256 -> 128 -> 7: exactly 1,696,583 parameters. It is
-trained with on-the-fly augmentation (mirror, shift, rotation, zoom), Adam
+trained with on-the-fly augmentation (mirror, shift), Adam
 with a cosine learning-rate decay, in bfloat16 where the CPU supports it.
 Its dropout is warmed up over the first 5 epochs: at full rates from the
 first step the network sits at the majority class for epochs on FER2013.

@@ -59,12 +59,15 @@ def _inputs(augment):
 
 
 def augmentation():
-    """Mirror, shift, rotate and zoom: the variation FER2013's crops really have."""
+    """Mirror and shift by up to 10%.
+
+    Rotation (+-18 degrees) and zoom (+-10%) on top of these cost the
+    reference CNN accuracy on FER2013: 0.545 against 0.574 after 10 epochs;
+    with its fixed dropout the network underfits (docs/ablations.md).
+    """
     return keras.Sequential([
         layers.RandomFlip("horizontal"),
         layers.RandomTranslation(0.1, 0.1, fill_mode="nearest"),
-        layers.RandomRotation(0.05, fill_mode="nearest"),   # +-18 degrees
-        layers.RandomZoom(0.1, fill_mode="nearest"),
     ], name="augment")
 
 

@@ -48,7 +48,7 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, name="cnn", augment=T
                         "the CNN accuracy here (10 epochs: 0.531 at 0.1 against 0.545, docs/ablations.md) "
                         "(default: %(default)s)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=augment,
-                   help="random flip, shift, rotation and zoom of each training image (default: %(default)s)")
+                   help="random mirror and shift of each training image (default: %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bf16 instructions "
                         "(AVX512-BF16/AMX), else float32 (default: %(default)s)")
