@@ -1,8 +1,8 @@
 """Training throughput: the kit's CNN pipeline against the usual homework way, in one run.
 
 kit        what train_cnn.py runs: build_cnn(augment=True) (flip and shift as
-           batched Keras layers inside the model; rotation and zoom until
-           session 5, when the numbers in bench/README.md were taken), uint8
+           batched Keras layers inside the model; before session 5 also
+           rotation and zoom, which the numbers in bench/README.md include), uint8
            batches from ferlib.train.batches, the precision train_cnn.py
            picks ('auto').
 reference  the same 1,696,583-parameter CNN in float32, fed the way the HW3
