@@ -40,6 +40,9 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, name="cnn", augment=T
                         "(default: %(default)s)")
     p.add_argument("--lr", type=float, default=lr,
                    help="peak learning rate; cosine-decayed to 0 over the epochs (default: %(default)s)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="decoupled weight decay (AdamW-style: each step shrinks every kernel by lr * this); "
+                        "biases and batch-norm scales are left alone (default: %(default)s)")
     p.add_argument("--dropout-warmup", type=int, default=5,
                    help="epochs over which dropout rises linearly from 0 to the model's rates: with its full "
                         "dropout from the first step the reference CNN sits at the majority class for epochs "
@@ -227,6 +230,17 @@ def _callbacks(ds, resume_dir, epochs, lr, monitor, seed, warmup):
 
 # ---------------------------------------------------------------- the run
 
+def make_optimizer(args):
+    """Adam or Nesterov SGD at args.lr (the schedule callback sets it per epoch), with decoupled weight decay."""
+    import keras
+    decay = args.weight_decay or None
+    optimizer = (keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True, weight_decay=decay)
+                 if args.optimizer == "sgd" else keras.optimizers.Adam(args.lr, weight_decay=decay))
+    if decay:   # the usual exclusions: biases and batch norm's gamma and beta are few, and shift or scale only
+        optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
+
+
 def run_training(args, build, kind, script, argv, extra_callbacks=()):
     """Train build() on args.data and write model, record, history and curves. Returns the record."""
     import keras
@@ -250,9 +264,7 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
     strategy = distribution()
     with strategy.scope():
         model = build()
-        optimizer = (keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True) if args.optimizer == "sgd"
-                     else keras.optimizers.Adam(args.lr))
-        model.compile(optimizer=optimizer,
+        model.compile(optimizer=make_optimizer(args),
                       loss=SparseSmoothedCrossentropy(args.label_smoothing) if args.label_smoothing
                       else "sparse_categorical_crossentropy",
                       metrics=["accuracy"])

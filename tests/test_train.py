@@ -123,6 +123,21 @@ def test_optimizer_flag_picks_sgd_with_nesterov_momentum(tmp_path):
     assert isinstance(seen.optimizer, keras.optimizers.Adam)
 
 
+def test_weight_decay_shrinks_kernels_only(tmp_path):
+    """One step with zero gradients: each kernel shrinks by lr * decay; biases and batch norm stay."""
+    import argparse
+    from ferlib.models import build_cnn
+    from ferlib.train import make_optimizer
+    model = build_cnn(augment=False)
+    before = {w.path: np.asarray(w) for w in model.trainable_weights}
+    opt = make_optimizer(argparse.Namespace(optimizer="adam", lr=0.01, weight_decay=0.5))
+    opt.apply_gradients([(np.zeros(w.shape, "float32"), w) for w in model.trainable_weights])
+    for w in model.trainable_weights:
+        factor = 1 - 0.01 * 0.5 if w.name == "kernel" else 1.0
+        np.testing.assert_allclose(np.asarray(w), before[w.path] * factor, rtol=1e-6, err_msg=w.path)
+    assert sum(w.name == "kernel" for w in model.trainable_weights) == 12   # 9 conv + 3 dense
+
+
 def test_failing_runs_leave_the_existing_model_untouched(tmp_path):
     models = tmp_path / "models"
     models.mkdir()
