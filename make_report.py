@@ -36,10 +36,10 @@ TEXT = {
         "split": "split", "acc": "accuracy", "loss": "loss", "images": "images",
         "total": "Total parameters: **{total:,}** (trainable {trainable:,}, non-trainable {non_trainable:,}).",
         "training": "Trained for {epochs} epochs (best validation accuracy at epoch {best_epoch}) with batch size "
-                    "{batch_size}, Adam at peak learning rate {lr} with cosine decay, label smoothing {ls}, "
+                    "{batch_size}, {optimizer} at peak learning rate {lr} with cosine decay, weight decay {wd}, label smoothing {ls}, "
                     "augmentation {aug}, precision {precision}; {train_seconds:.0f} s of training at "
                     "{ips:.0f} images/s, {spe:.1f} s per epoch.",
-        "on": "on (flip, shift)", "off": "off",
+        "on": "on", "off": "off",
         "curves": "Training curves",
         "dnn_arch": "Flatten, then dense layers of widths {widths}, then Dense(7).",
         "side": "| | CNN | DNN |\n|---|---|---|\n| parameters | {c:,} | {d:,} |\n| validation accuracy | {cv:.4f} | {dv:.4f} |"
@@ -82,9 +82,9 @@ TEXT = {
         "split": "資料集", "acc": "準確率", "loss": "損失", "images": "張數",
         "total": "總參數量：**{total:,}**（可訓練 {trainable:,}，不可訓練 {non_trainable:,}）。",
         "training": "共訓練 {epochs} 個 epoch（驗證準確率最佳於第 {best_epoch} 個 epoch），batch size {batch_size}，"
-                    "Adam 最高學習率 {lr} 並以 cosine 衰減，label smoothing {ls}，資料增強 {aug}，精度 {precision}；"
+                    "{optimizer} 最高學習率 {lr} 並以 cosine 衰減，weight decay {wd}，label smoothing {ls}，資料增強 {aug}，精度 {precision}；"
                     "訓練 {train_seconds:.0f} 秒，每秒 {ips:.0f} 張，每個 epoch {spe:.1f} 秒。",
-        "on": "開啟（翻轉、平移）", "off": "關閉",
+        "on": "開啟", "off": "關閉",
         "curves": "訓練曲線",
         "dnn_arch": "Flatten，接著寬度為 {widths} 的全連接層，最後 Dense(7)。",
         "side": "| | CNN | DNN |\n|---|---|---|\n| 參數量 | {c:,} | {d:,} |\n| 驗證準確率 | {cv:.4f} | {dv:.4f} |"
@@ -136,8 +136,11 @@ def accuracy_table(t, rec):
 
 def training_text(t, rec):
     c = rec["config"]
+    aug = t["on"] + (f" ({rec['augmentation']})" if rec.get("augmentation") else "") if c["augment"] else t["off"]
+    optimizer = "SGD (Nesterov momentum 0.9)" if c.get("optimizer") == "sgd" else "Adam"
     return t["training"].format(epochs=rec["epochs"], best_epoch=rec["best_epoch"], batch_size=c["batch_size"],
-                                lr=c["lr"], ls=c.get("label_smoothing", 0), aug=t["on"] if c["augment"] else t["off"],
+                                optimizer=optimizer, lr=c["lr"], wd=c.get("weight_decay", 0),
+                                ls=c.get("label_smoothing", 0), aug=aug,
                                 precision=rec["precision"], train_seconds=rec["train_seconds"],
                                 ips=rec["train_images_per_second"], spe=rec["seconds_per_epoch"])
 

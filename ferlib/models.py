@@ -67,9 +67,21 @@ def augmentation():
     (clean training accuracy 0.711 against 0.803; docs/ablations.md).
     """
     return keras.Sequential([
-        layers.RandomFlip("horizontal"),
-        layers.RandomTranslation(0.1, 0.1, fill_mode="nearest"),
+        layers.RandomFlip("horizontal", name="mirror"),
+        layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", name="shift"),
     ], name="augment")
+
+
+def augmentation_summary(model):
+    """The model's training-time augmentation in words for the run record, e.g. 'mirror, shift 0.1'."""
+    if "augment" not in [l.name for l in model.layers]:
+        return ""
+    words = []
+    for layer in model.get_layer("augment").layers:
+        c = layer.get_config()
+        factor = c.get("factor", c.get("height_factor"))
+        words.append(layer.name if factor is None else f"{layer.name} {factor}")
+    return ", ".join(words)
 
 
 @keras.saving.register_keras_serializable(package="ferlib")

@@ -24,7 +24,7 @@ import numpy as np
 
 from ferlib import CLASS_NAMES
 from ferlib.data import UserError, load_fer2013
-from ferlib.models import SparseSmoothedCrossentropy, portable, predict_probs
+from ferlib.models import SparseSmoothedCrossentropy, augmentation_summary, portable, predict_probs
 from ferlib.outputs import atomic_path, finish_record, load_json, pyplot, save_figure, save_json, save_model
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -317,7 +317,7 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
         "train_seconds": round(float(sum(epoch_s)), 2),
         "seconds_per_epoch": round(float(np.mean(epoch_s[1:] or epoch_s)), 2),
         "train_images_per_second": round(len(y_tr) * len(train_s) / sum(train_s), 1),
-        "layers": layer_table(model), "classes": CLASS_NAMES,
+        "layers": layer_table(model), "augmentation": augmentation_summary(model), "classes": CLASS_NAMES,
     }
     if kind == "dnn":
         record["widths"] = [int(l.units) for l in model.layers if l.name.startswith("dense_")]

@@ -89,6 +89,7 @@ def test_run_record_has_what_the_report_needs(tmp_path):
     assert abs(rec["params"]["total"] - 1_696_583) <= 1697
     assert rec["epochs"] == 2 and rec["train_images_per_second"] > 0 and rec["precision"] == "float32"
     assert rec["config"]["lr"] == 1e-3 and rec["environment"]["tensorflow"]
+    assert rec["augmentation"] == ""   # the DNN's default
     assert (tmp_path / "figures" / "dnn_history.png").stat().st_size > 10_000
     hist = pd.read_csv(tmp_path / "models" / "dnn.history.csv")
     assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} <= set(hist.columns)
@@ -119,8 +120,9 @@ def test_optimizer_flag_picks_sgd_with_nesterov_momentum(tmp_path):
     train_cnn.main(_args(tmp_path, "sgd", "--epochs", "1", "--optimizer", "sgd", "--lr", "0.01"), callbacks=[seen])
     assert isinstance(seen.optimizer, keras.optimizers.SGD) and seen.optimizer.nesterov
     assert seen.optimizer.momentum == 0.9
-    train_cnn.main(_args(tmp_path, "adam", "--epochs", "1"), callbacks=[seen])
+    rec = train_cnn.main(_args(tmp_path, "adam", "--epochs", "1"), callbacks=[seen])
     assert isinstance(seen.optimizer, keras.optimizers.Adam)
+    assert rec["augmentation"] == "mirror, shift 0.1"   # the CNN's default, as the report will name it
 
 
 def test_weight_decay_shrinks_kernels_only(tmp_path):
