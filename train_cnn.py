@@ -29,7 +29,8 @@ def main(argv=None, callbacks=()):
     cli.add_data_args(p)
     add_train_args(p, name="cnn")
     args = p.parse_args(argv)
-    return run_training(args, lambda: build_cnn(augment=args.augment), "cnn", __file__, argv, callbacks)
+    return run_training(args, lambda: build_cnn(augment=args.augment), "cnn", __file__, argv, callbacks,
+                        defaults=vars(p.parse_args([])))
 
 
 if __name__ == "__main__":

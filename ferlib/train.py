@@ -241,8 +241,12 @@ def make_optimizer(args):
     return optimizer
 
 
-def run_training(args, build, kind, script, argv, extra_callbacks=()):
-    """Train build() on args.data and write model, record, history and curves. Returns the record."""
+def run_training(args, build, kind, script, argv, extra_callbacks=(), defaults=None):
+    """Train build() on args.data and write model, record, history and curves. Returns the record.
+
+    defaults: the parser's default values, so that a run interrupted under an older kit still
+    resumes after an upgrade that added a flag (see _resume_dir).
+    """
     import keras
     import pandas as pd
 
@@ -275,7 +279,7 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
           f"from {data.source}; {precision}; {epochs} epochs", file=sys.stderr)
 
     name, models_dir = args.name, args.models_dir
-    resume_dir = _resume_dir(os.path.join(models_dir, f"{name}.resume"), args)
+    resume_dir = _resume_dir(os.path.join(models_dir, f"{name}.resume"), args, defaults or {})
     has_val = len(y_va) > 0
     ds = Batches(x_tr, y_tr, args.batch_size, args.seed)
     timer, callbacks = _callbacks(ds, resume_dir, epochs, args.lr, "val_accuracy" if has_val else "accuracy",
@@ -344,12 +348,18 @@ def _best_so_far(resume_dir, monitor):
     return None if values is None or values.empty else float(values.max())
 
 
-def _resume_dir(resume_dir, args):
-    """The run's working folder; a leftover from a run with other settings is discarded."""
+def _resume_dir(resume_dir, args, defaults):
+    """The run's working folder; a leftover from a run with other settings is discarded.
+
+    A flag the leftover's stamp does not know (a kit upgrade added it) counts as
+    the same setting when it has its default value: defaults keep old behaviour.
+    """
     settings = {k: v for k, v in sorted(vars(args).items()) if k not in ("models_dir", "figures_dir")}
     stamp = os.path.join(resume_dir, "settings.json")
     if os.path.exists(stamp):
-        if load_json(stamp) == settings:   # argparse values are JSON's own types
+        saved = load_json(stamp)   # argparse values are JSON's own types
+        saved.update({k: v for k, v in settings.items() if k not in saved and k in defaults and v == defaults[k]})
+        if saved == settings:
             print(f"resuming from {resume_dir}", file=sys.stderr)
             return resume_dir
         print(f"discarding {resume_dir}: it was made with other settings", file=sys.stderr)

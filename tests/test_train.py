@@ -59,6 +59,22 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     np.testing.assert_allclose(hist["loss"], whole_hist["loss"], rtol=1e-4)
 
 
+def test_a_run_interrupted_under_an_older_kit_resumes_after_an_upgrade_that_added_a_flag(tmp_path, capsys):
+    with pytest.raises(Killed):
+        train_dnn.main(_args(tmp_path, "old", "--epochs", "2"), callbacks=[KillAfter(0)])
+    stamp = tmp_path / "models" / "old.resume" / "settings.json"
+    settings = json.loads(stamp.read_text())
+    del settings["weight_decay"]   # the older kit had no --weight-decay
+    stamp.write_text(json.dumps(settings))
+    capsys.readouterr()
+    with pytest.raises(Killed):   # the upgraded kit, the flag at its default: the same run
+        train_dnn.main(_args(tmp_path, "old", "--epochs", "2"), callbacks=[KillAfter(1)])
+    assert "resuming from" in capsys.readouterr().err
+    stamp.write_text(json.dumps(settings))
+    train_dnn.main(_args(tmp_path, "old", "--epochs", "2", "--weight-decay", "0.1"))   # another run
+    assert "discarding" in capsys.readouterr().err
+
+
 class RatesSeen(keras.callbacks.Callback):
     """Records the Dropout rates in force at each epoch's first step."""
     def __init__(self):
