@@ -36,8 +36,8 @@ TEXT = {
         "split": "split", "acc": "accuracy", "loss": "loss", "images": "images",
         "total": "Total parameters: **{total:,}** (trainable {trainable:,}, non-trainable {non_trainable:,}).",
         "training": "Trained for {epochs} epochs (best validation accuracy at epoch {best_epoch}) with batch size "
-                    "{batch_size}, {optimizer} at peak learning rate {lr} with cosine decay, weight decay {wd}, label smoothing {ls}, "
-                    "augmentation {aug}, precision {precision}; {train_seconds:.0f} s of training at "
+                    "{batch_size}, {optimizer} at peak learning rate {lr} with cosine decay, weight decay {wd}, "
+                    "label smoothing {ls}, augmentation {aug}, precision {precision}; {train_seconds:.0f} s of training at "
                     "{ips:.0f} images/s, {spe:.1f} s per epoch.",
         "on": "on", "off": "off",
         "curves": "Training curves",

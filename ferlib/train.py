@@ -41,8 +41,8 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, name="cnn", augment=T
     p.add_argument("--lr", type=float, default=lr,
                    help="peak learning rate; cosine-decayed to 0 over the epochs (default: %(default)s)")
     p.add_argument("--weight-decay", type=float, default=0.0,
-                   help="decoupled weight decay (AdamW-style: each step shrinks every kernel by lr * this); "
-                        "biases and batch-norm scales are left alone (default: %(default)s)")
+                   help="decoupled weight decay, as AdamW: each step multiplies every kernel by (1 - lr x this); "
+                        "biases and batch norm's scale and shift are left alone (default: %(default)s)")
     p.add_argument("--dropout-warmup", type=int, default=5,
                    help="epochs over which dropout rises linearly from 0 to the model's rates: with its full "
                         "dropout from the first step the reference CNN sits at the majority class for epochs "
