@@ -34,7 +34,7 @@ def main(argv=None, callbacks=()):
     dnn = build_dnn(target, args.depth, args.dropout, augment=False).count_params()
     print(f"parameters: CNN {target:,}  DNN {dnn:,}  ({(dnn - target) / target:+.3%})", file=sys.stderr)
     return run_training(args, lambda: build_dnn(target, args.depth, args.dropout, augment=args.augment), "dnn",
-                        __file__, argv, callbacks, defaults=vars(p.parse_args([])))
+                        __file__, argv, callbacks)
 
 
 if __name__ == "__main__":

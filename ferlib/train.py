@@ -30,7 +30,7 @@ from ferlib.outputs import atomic_path, finish_record, load_json, pyplot, save_f
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 
-def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, name="cnn", augment=True):
+def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, name="cnn", augment=True):
     p.add_argument("--epochs", type=int, default=epochs, help="passes over the training set (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=batch_size, help="images per step (default: %(default)s)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
@@ -40,7 +40,7 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, name="cnn", augment=T
                         "(default: %(default)s)")
     p.add_argument("--lr", type=float, default=lr,
                    help="peak learning rate; cosine-decayed to 0 over the epochs (default: %(default)s)")
-    p.add_argument("--weight-decay", type=float, default=0.0,
+    p.add_argument("--weight-decay", type=float, default=weight_decay,
                    help="decoupled weight decay, as AdamW: each step multiplies every kernel by (1 - lr x this); "
                         "biases and batch norm's scale and shift are left alone (default: %(default)s)")
     p.add_argument("--dropout-warmup", type=int, default=5,
@@ -241,12 +241,8 @@ def make_optimizer(args):
     return optimizer
 
 
-def run_training(args, build, kind, script, argv, extra_callbacks=(), defaults=None):
-    """Train build() on args.data and write model, record, history and curves. Returns the record.
-
-    defaults: the parser's default values, so that a run interrupted under an older kit still
-    resumes after an upgrade that added a flag (see _resume_dir).
-    """
+def run_training(args, build, kind, script, argv, extra_callbacks=()):
+    """Train build() on args.data and write model, record, history and curves. Returns the record."""
     import keras
     import pandas as pd
 
@@ -279,7 +275,7 @@ def run_training(args, build, kind, script, argv, extra_callbacks=(), defaults=N
           f"from {data.source}; {precision}; {epochs} epochs", file=sys.stderr)
 
     name, models_dir = args.name, args.models_dir
-    resume_dir = _resume_dir(os.path.join(models_dir, f"{name}.resume"), args, defaults or {})
+    resume_dir = _resume_dir(os.path.join(models_dir, f"{name}.resume"), args)
     has_val = len(y_va) > 0
     ds = Batches(x_tr, y_tr, args.batch_size, args.seed)
     timer, callbacks = _callbacks(ds, resume_dir, epochs, args.lr, "val_accuracy" if has_val else "accuracy",
@@ -348,17 +344,19 @@ def _best_so_far(resume_dir, monitor):
     return None if values is None or values.empty else float(values.max())
 
 
-def _resume_dir(resume_dir, args, defaults):
+def _resume_dir(resume_dir, args):
     """The run's working folder; a leftover from a run with other settings is discarded.
 
-    A flag the leftover's stamp does not know (a kit upgrade added it) counts as
-    the same setting when it has its default value: defaults keep old behaviour.
+    A flag the leftover's stamp does not know (a kit upgrade added it) did not
+    exist for that run, so it was off: it counts as the same setting only when
+    it is off now (0, False, None). Not "at its default": a new default, like
+    the CNN's weight decay, must not slip into a run half done without it.
     """
     settings = {k: v for k, v in sorted(vars(args).items()) if k not in ("models_dir", "figures_dir")}
     stamp = os.path.join(resume_dir, "settings.json")
     if os.path.exists(stamp):
         saved = load_json(stamp)   # argparse values are JSON's own types
-        saved.update({k: v for k, v in settings.items() if k not in saved and k in defaults and v == defaults[k]})
+        saved.update({k: v for k, v in settings.items() if k not in saved and not v})
         if saved == settings:
             print(f"resuming from {resume_dir}", file=sys.stderr)
             return resume_dir

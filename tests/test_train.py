@@ -67,11 +67,11 @@ def test_a_run_interrupted_under_an_older_kit_resumes_after_an_upgrade_that_adde
     del settings["weight_decay"]   # the older kit had no --weight-decay
     stamp.write_text(json.dumps(settings))
     capsys.readouterr()
-    with pytest.raises(Killed):   # the upgraded kit, the flag at its default: the same run
+    with pytest.raises(Killed):   # the upgraded kit, the flag off as it was: the same run
         train_dnn.main(_args(tmp_path, "old", "--epochs", "2"), callbacks=[KillAfter(1)])
     assert "resuming from" in capsys.readouterr().err
     stamp.write_text(json.dumps(settings))
-    train_dnn.main(_args(tmp_path, "old", "--epochs", "2", "--weight-decay", "0.1"))   # another run
+    train_dnn.main(_args(tmp_path, "old", "--epochs", "2", "--weight-decay", "0.1"))   # on: another run
     assert "discarding" in capsys.readouterr().err
 
 
