@@ -39,7 +39,8 @@ def confusion_report(y_true, y_pred):
     np.fill_diagonal(off, -1)
     order = np.argsort(off, axis=None)[::-1][:TOP_PAIRS]
     pairs = [{"true": CLASS_NAMES[i], "predicted": CLASS_NAMES[j], "rate": float(norm[i, j]),
-              "count": int(counts[i, j])} for i, j in zip(*np.unravel_index(order, norm.shape))]
+              "count": int(counts[i, j])} for i, j in zip(*np.unravel_index(order, norm.shape))
+             if counts[i, j] > 0]   # a perfect model confuses nothing, not "Angry -> Disgust 0%"
     return {
         "accuracy": float(np.mean(y_true == y_pred)),
         "macro_f1": float(rep["macro avg"]["f1-score"]),
@@ -47,7 +48,7 @@ def confusion_report(y_true, y_pred):
                       for c in CLASS_NAMES},
         "counts": counts.tolist(), "normalized": norm.round(4).tolist(),
         "most_confused": pairs,
-        "sentence": "; ".join(f"{p['true']} -> {p['predicted']} {p['rate']:.0%}" for p in pairs),
+        "sentence": "; ".join(f"{p['true']} -> {p['predicted']} {p['rate']:.0%}" for p in pairs) or "none",
     }
 
 

@@ -54,6 +54,7 @@ TEXT = {
                     "test-time augmentation), macro-F1 {f1:.4f}.",
         "conf_pairs": "The most confused pairs (share of the true class predicted as the other): {sentence}.",
         "conf_best_worst": "Best recognised: {best} (recall {best_r:.2f}); worst: {worst} (recall {worst_r:.2f}).",
+        "conf_none": "No image of the {split} split is misclassified: every class has recall 1.00.",
         "class": "class", "precision": "precision", "recall": "recall", "f1": "F1", "support": "support",
         "sal_methods": "Methods: {methods}. Each row: a face of the {split} split that the CNN classified "
                        "correctly, the saliency heat map and overlay per method, and the top-15% pixels.",
@@ -98,6 +99,7 @@ TEXT = {
                     "macro-F1 為 {f1:.4f}。",
         "conf_pairs": "最容易混淆的組合（真實類別被預測為另一類的比例）：{sentence}。",
         "conf_best_worst": "辨識最好的是 {best}（recall {best_r:.2f}）；最差的是 {worst}（recall {worst_r:.2f}）。",
+        "conf_none": "{split} 中沒有任何一張被分錯：每個類別的 recall 都是 1.00。",
         "class": "類別", "precision": "precision", "recall": "recall", "f1": "F1", "support": "張數",
         "sal_methods": "方法：{methods}。每一列是 {split} 中一張被 CNN 正確分類的臉、各方法的熱圖與疊圖，"
                        "以及最顯著的 15% 像素。",
@@ -177,8 +179,9 @@ def confusion_section(t, conf, out_dir):
         link(conf["figure"], out_dir, "confusion matrix"),
         t["conf_acc"].format(split=conf["split"], n=conf["n"], acc=conf["accuracy_plain"],
                              acc_tta=conf["accuracy_tta"], f1=conf["macro_f1"]),
-        t["conf_pairs"].format(sentence=conf["sentence"]),
-        t["conf_best_worst"].format(best=best, best_r=per[best]["recall"], worst=worst, worst_r=per[worst]["recall"]),
+        *([t["conf_pairs"].format(sentence=conf["sentence"]),
+           t["conf_best_worst"].format(best=best, best_r=per[best]["recall"], worst=worst, worst_r=per[worst]["recall"])]
+          if conf["most_confused"] else [t["conf_none"].format(split=conf["split"])]),
         table([t["class"], t["precision"], t["recall"], t["f1"], t["support"]],
               [[c, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1-score']:.3f}", int(v["support"])]
                for c, v in per.items()]),

@@ -4,6 +4,8 @@ import os
 import re
 import shutil
 
+import numpy as np
+
 import confusion
 import filter_viz
 import make_report
@@ -67,3 +69,17 @@ def test_training_sentence_states_the_runs_own_recipe():
     rec["config"].update(optimizer="adam", augment=False)
     text = make_report.training_text(make_report.TEXT["zh-TW"], rec)
     assert "Adam 最高學習率 0.01" in text and "資料增強 關閉" in text
+
+
+def test_a_model_that_confuses_nothing_is_reported_as_such_not_as_zero_percent_pairs(tmp_path):
+    y = np.repeat(np.arange(7), 3)
+    perfect = {**confusion.confusion_report(y, y), "figure": str(tmp_path / "c.png"), "split": "val", "n": len(y),
+               "accuracy_plain": 1.0, "accuracy_tta": 1.0}
+    assert perfect["most_confused"] == [] and perfect["sentence"] == "none"
+    text = "\n".join(make_report.confusion_section(make_report.TEXT["en"], perfect, str(tmp_path)))
+    assert "No image of the val split is misclassified" in text and "0%" not in text and "worst" not in text
+    wrong = y.copy()
+    wrong[0] = 4   # one Angry face called Sad
+    rep = confusion.confusion_report(y, wrong)
+    assert [(p["true"], p["predicted"], p["count"]) for p in rep["most_confused"]] == [("Angry", "Sad", 1)]
+    assert rep["sentence"] == "Angry -> Sad 33%"
