@@ -37,7 +37,7 @@ TEXT = {
         "total": "Total parameters: **{total:,}** (trainable {trainable:,}, non-trainable {non_trainable:,}).",
         "training": "Trained for {epochs} epochs (best validation accuracy at epoch {best_epoch}) with batch size "
                     "{batch_size}, {optimizer} at peak learning rate {lr} with cosine decay, weight decay {wd}, "
-                    "label smoothing {ls}, augmentation {aug}, precision {precision}; {train_seconds:.0f} s of training at "
+                    "label smoothing {ls}, mixup {mix}, augmentation {aug}, precision {precision}; {train_seconds:.0f} s of training at "
                     "{ips:.0f} images/s, {spe:.1f} s per epoch.",
         "on": "on", "off": "off",
         "curves": "Training curves",
@@ -83,7 +83,7 @@ TEXT = {
         "split": "資料集", "acc": "準確率", "loss": "損失", "images": "張數",
         "total": "總參數量：**{total:,}**（可訓練 {trainable:,}，不可訓練 {non_trainable:,}）。",
         "training": "共訓練 {epochs} 個 epoch（驗證準確率最佳於第 {best_epoch} 個 epoch），batch size {batch_size}，"
-                    "{optimizer} 最高學習率 {lr} 並以 cosine 衰減，weight decay {wd}，label smoothing {ls}，資料增強 {aug}，精度 {precision}；"
+                    "{optimizer} 最高學習率 {lr} 並以 cosine 衰減，weight decay {wd}，label smoothing {ls}，mixup {mix}，資料增強 {aug}，精度 {precision}；"
                     "訓練 {train_seconds:.0f} 秒，每秒 {ips:.0f} 張，每個 epoch {spe:.1f} 秒。",
         "on": "開啟", "off": "關閉",
         "curves": "訓練曲線",
@@ -142,7 +142,7 @@ def training_text(t, rec):
     optimizer = "SGD (Nesterov momentum 0.9)" if c.get("optimizer") == "sgd" else "Adam"
     return t["training"].format(epochs=rec["epochs"], best_epoch=rec["best_epoch"], batch_size=c["batch_size"],
                                 optimizer=optimizer, lr=c["lr"], wd=c.get("weight_decay", 0),
-                                ls=c.get("label_smoothing", 0), aug=aug,
+                                ls=c.get("label_smoothing", 0), mix=c.get("mixup", 0.0), aug=aug,
                                 precision=rec["precision"], train_seconds=rec["train_seconds"],
                                 ips=rec["train_images_per_second"], spe=rec["seconds_per_epoch"])
 

@@ -24,7 +24,8 @@ import numpy as np
 
 from ferlib import CLASS_NAMES
 from ferlib.data import UserError, load_fer2013
-from ferlib.models import SparseSmoothedCrossentropy, augmentation_summary, portable, predict_probs
+from ferlib.models import (SparseSmoothedCrossentropy, augmentation_summary, label_accuracy, portable,
+                           predict_probs)
 from ferlib.outputs import atomic_path, finish_record, load_json, pyplot, save_figure, save_json, save_model
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -52,6 +53,9 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, nam
                         "the CNN accuracy here (10 epochs, with the earlier rotation+zoom augmentation: 0.531 at 0.1 "
                         "against 0.545, docs/ablations.md) "
                         "(default: %(default)s)")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="mixup: train on blends lam x a + (1 - lam) x b of two images and of their labels, "
+                        "lam ~ Beta(ALPHA, ALPHA) per image; 0 = off, 0.2 is usual (default: %(default)s)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=augment,
                    help="random mirror and shift of each training image (default: %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -109,15 +113,17 @@ class Batches:
     iterator starts, which Keras does after the callbacks' on_epoch_begin.
     """
 
-    def __init__(self, x, y, batch_size, seed):
+    def __init__(self, x, y, batch_size, seed, mixup=0.0):
         import tensorflow as tf
-        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.x, self.y, self.batch_size, self.seed, self.mixup = x, y, batch_size, seed, mixup
         self.set_epoch(0)
-        spec = (tf.TensorSpec((None,) + x.shape[1:] + (1,), tf.uint8), tf.TensorSpec((None,), tf.int64))
+        labels = tf.TensorSpec((None, len(CLASS_NAMES)), tf.float32) if mixup else tf.TensorSpec((None,), tf.int64)
+        spec = (tf.TensorSpec((None,) + x.shape[1:] + (1,), tf.uint8), labels)
         ds = tf.data.Dataset.from_generator(self._epoch, output_signature=spec)
         self.dataset = ds.apply(tf.data.experimental.assert_cardinality(len(self))).with_options(quiet_options())
 
     def set_epoch(self, epoch):
+        self.epoch = epoch
         self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
 
     def __len__(self):
@@ -126,7 +132,24 @@ class Batches:
     def _epoch(self):
         for i in range(len(self)):
             idx = np.sort(self.order[i * self.batch_size:(i + 1) * self.batch_size])   # sorted: faster gather
-            yield self.x[idx, :, :, None], self.y[idx].astype(np.int64)
+            x, y = self.x[idx, :, :, None], self.y[idx].astype(np.int64)
+            if self.mixup:
+                x, y = mixup(x, y, self.mixup, np.random.default_rng([self.seed, self.epoch, i]))
+            yield x, y
+
+
+def mixup(x, y, alpha, rng):
+    """Each image blended with another of its batch, lam ~ Beta(alpha, alpha); labels -> class weights alike.
+
+    In numpy from (seed, epoch, batch), not Keras' MixUp layer: that one draws
+    from a seed generator of its own in the tf.data pipeline, which a resumed
+    run would restart, and the images stay uint8 (off by < 0.5 gray level).
+    """
+    lam = rng.beta(alpha, alpha, size=len(x)).astype(np.float32)
+    other = rng.permutation(len(x))
+    one_hot = np.eye(len(CLASS_NAMES), dtype=np.float32)[y]
+    blend = lam[:, None, None, None] * x + (1 - lam[:, None, None, None]) * x[other]
+    return np.rint(blend).astype(np.uint8), lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[other]
 
 
 def quiet_options():
@@ -264,10 +287,13 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
     strategy = distribution()
     with strategy.scope():
         model = build()
+        # Mixup's training targets are class weights, validation's are labels: one loss and
+        # one accuracy that read both.
         model.compile(optimizer=make_optimizer(args),
-                      loss=SparseSmoothedCrossentropy(args.label_smoothing) if args.label_smoothing
+                      loss=SparseSmoothedCrossentropy(args.label_smoothing) if args.label_smoothing or args.mixup
                       else "sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+                      metrics=[keras.metrics.MeanMetricWrapper(label_accuracy, name="accuracy")] if args.mixup
+                      else ["accuracy"])
     params = {"total": model.count_params(),
               "trainable": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
               "non_trainable": int(sum(np.prod(w.shape) for w in model.non_trainable_weights))}
@@ -277,7 +303,7 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
     name, models_dir = args.name, args.models_dir
     resume_dir = _resume_dir(os.path.join(models_dir, f"{name}.resume"), args)
     has_val = len(y_va) > 0
-    ds = Batches(x_tr, y_tr, args.batch_size, args.seed)
+    ds = Batches(x_tr, y_tr, args.batch_size, args.seed, args.mixup)
     timer, callbacks = _callbacks(ds, resume_dir, epochs, args.lr, "val_accuracy" if has_val else "accuracy",
                                   args.seed, args.dropout_warmup)
     model.fit(ds.dataset, shuffle=False, validation_data=array_batches(x_va, y_va) if has_val else None,

@@ -62,10 +62,10 @@ def test_training_sentence_states_the_runs_own_recipe():
     rec = {"epochs": 3, "best_epoch": 2, "precision": "float32", "train_seconds": 9.0,
            "train_images_per_second": 100.0, "seconds_per_epoch": 3.0, "augmentation": "mirror, shift 0.1",
            "config": {"batch_size": 64, "lr": 0.01, "optimizer": "sgd", "weight_decay": 0.1,
-                      "label_smoothing": 0.0, "augment": True}}
+                      "label_smoothing": 0.0, "mixup": 0.2, "augment": True}}
     text = make_report.training_text(make_report.TEXT["en"], rec)
     assert "SGD (Nesterov momentum 0.9) at peak learning rate 0.01" in text and "weight decay 0.1," in text
-    assert "augmentation on (mirror, shift 0.1)" in text
+    assert "mixup 0.2, augmentation on (mirror, shift 0.1)" in text
     rec["config"].update(optimizer="adam", augment=False)
     text = make_report.training_text(make_report.TEXT["zh-TW"], rec)
     assert "Adam 最高學習率 0.01" in text and "資料增強 關閉" in text

@@ -126,6 +126,35 @@ def test_label_smoothing_is_smoothed_crossentropy_of_the_labels(tmp_path):
     assert saved.loss.label_smoothing == 0.1
 
 
+def test_mixup_blends_labels_as_it_blends_pixels_and_resumes_the_same_draws():
+    from ferlib.train import Batches
+    y = np.arange(64) % 7
+    x = np.repeat((y * 30).astype(np.uint8)[:, None, None], 48, 1).repeat(48, 2)   # gray level = 30 x class
+    first = list(Batches(x, y, 16, seed=3, mixup=0.4)._epoch())
+    for xb, yb in first:
+        assert yb.shape == (16, 7) and np.allclose(yb.sum(1), 1)
+        # Each image's gray level is its label weights' mean class x 30, to the uint8 rounding.
+        np.testing.assert_allclose(xb[:, 0, 0, 0], yb @ (np.arange(7) * 30), atol=0.5 + 1e-3)
+    assert 0.2 < np.mean([(yb.max(1) < 0.99).mean() for _, yb in first])   # blends, not copies
+    again = Batches(x, y, 16, seed=3, mixup=0.4)
+    again.set_epoch(5)
+    again.set_epoch(0)   # a resumed run: the same epoch, the same blends
+    for (a, b), (c, d) in zip(first, again._epoch()):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+
+
+def test_mixup_run_scores_validation_on_labels_and_saves_a_model_that_loads(tmp_path):
+    rec = train_dnn.main(_args(tmp_path, "mix", "--epochs", "2", "--mixup", "0.2"))
+    saved = keras.saving.load_model(tmp_path / "models" / "mix.keras")   # compiled, with our loss and metric
+    from ferlib.data import load_synthetic
+    x, y = load_synthetic().split("val")
+    _, acc = saved.evaluate(x[..., None], y, verbose=0)
+    assert acc == pytest.approx(rec["evaluation"]["val"]["accuracy"], abs=1e-6)
+    # ... and that is accuracy against the labels, though training saw class weights.
+    assert acc == pytest.approx(np.mean(saved.predict(x[..., None], verbose=0).argmax(1) == y), abs=1e-6)
+
+
 class OptimizerSeen(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.optimizer = self.model.optimizer
