@@ -143,7 +143,7 @@ def mixup(x, y, alpha, rng):
 
     In numpy from (seed, epoch, batch), not Keras' MixUp layer: that one draws
     from a seed generator of its own in the tf.data pipeline, which a resumed
-    run would restart, and the images stay uint8 (off by < 0.5 gray level).
+    run would restart. Blends are rounded back to uint8: half a gray level at most.
     """
     lam = rng.beta(alpha, alpha, size=len(x)).astype(np.float32)
     other = rng.permutation(len(x))
