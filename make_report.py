@@ -173,15 +173,19 @@ def comparison(t, cnn, dnn):
 
 def confusion_section(t, conf, out_dir):
     per = conf["per_class"]
-    best = max(per, key=lambda k: per[k]["recall"])
-    worst = min(per, key=lambda k: per[k]["recall"])
+    if conf["most_confused"]:
+        best = max(per, key=lambda k: per[k]["recall"])
+        worst = min(per, key=lambda k: per[k]["recall"])
+        errors = [t["conf_pairs"].format(sentence=conf["sentence"]),
+                  t["conf_best_worst"].format(best=best, best_r=per[best]["recall"],
+                                              worst=worst, worst_r=per[worst]["recall"])]
+    else:
+        errors = [t["conf_none"].format(split=conf["split"])]
     return [
         link(conf["figure"], out_dir, "confusion matrix"),
         t["conf_acc"].format(split=conf["split"], n=conf["n"], acc=conf["accuracy_plain"],
                              acc_tta=conf["accuracy_tta"], f1=conf["macro_f1"]),
-        *([t["conf_pairs"].format(sentence=conf["sentence"]),
-           t["conf_best_worst"].format(best=best, best_r=per[best]["recall"], worst=worst, worst_r=per[worst]["recall"])]
-          if conf["most_confused"] else [t["conf_none"].format(split=conf["split"])]),
+        *errors,
         table([t["class"], t["precision"], t["recall"], t["f1"], t["support"]],
               [[c, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1-score']:.3f}", int(v["support"])]
                for c, v in per.items()]),
