@@ -32,7 +32,7 @@ def main(argv=None, callbacks=()):
     # without (docs/ablations.md). The DNN keeps 0: its defaults were chosen without it.
     add_train_args(p, weight_decay=0.1, name="cnn")
     args = p.parse_args(argv)
-    return run_training(args, lambda: build_cnn(augment=args.augment), "cnn", __file__, argv, callbacks)
+    return run_training(args, lambda: build_cnn(augment=args.augment, erase=args.erase), "cnn", __file__, argv, callbacks)
 
 
 if __name__ == "__main__":

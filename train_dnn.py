@@ -33,7 +33,7 @@ def main(argv=None, callbacks=()):
     target = build_cnn(augment=False).count_params()
     dnn = build_dnn(target, args.depth, args.dropout, augment=False).count_params()
     print(f"parameters: CNN {target:,}  DNN {dnn:,}  ({(dnn - target) / target:+.3%})", file=sys.stderr)
-    return run_training(args, lambda: build_dnn(target, args.depth, args.dropout, augment=args.augment), "dnn",
+    return run_training(args, lambda: build_dnn(target, args.depth, args.dropout, augment=args.augment, erase=args.erase), "dnn",
                         __file__, argv, callbacks)
 
 

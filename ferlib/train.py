@@ -58,6 +58,9 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, nam
                         "lam ~ Beta(ALPHA, ALPHA) per image; 0 = off, 0.2 is usual (default: %(default)s)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=augment,
                    help="random mirror and shift of each training image (default: %(default)s)")
+    p.add_argument("--erase", type=float, default=0.0, metavar="P",
+                   help="random erasing, part of the augmentation: this share of training images gets one "
+                        "rectangle of noise; 0 = off (default: %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bf16 instructions "
                         "(AVX512-BF16/AMX), else float32 (default: %(default)s)")
@@ -272,6 +275,8 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
     t_start = time.perf_counter()
     if args.epochs < 1 or args.batch_size < 1:
         raise UserError("--epochs and --batch-size must be at least 1")
+    if not 0 <= args.erase <= 1 or (args.erase and not args.augment):
+        raise UserError("--erase takes a share from 0 to 1 and needs --augment")
     data = load_fer2013(args.data, seed=args.seed)
     x_tr, y_tr = data.labelled("train")
     x_va, y_va = data.split("val")

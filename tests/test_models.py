@@ -1,8 +1,9 @@
 """The two models: the reference CNN exactly, and a DNN solved to the same size."""
 
+import numpy as np
 import pytest
 
-from ferlib.models import build_cnn, build_dnn, dnn_param_count, dnn_widths
+from ferlib.models import augmentation_summary, build_cnn, build_dnn, dnn_param_count, dnn_widths
 
 
 def test_cnn_is_the_reference_architecture():
@@ -18,6 +19,24 @@ def test_cnn_is_the_reference_architecture():
 
 def test_augmentation_adds_no_parameters():
     assert build_cnn(augment=False).count_params() == build_cnn(augment=True).count_params()
+    assert build_cnn(erase=0.5).count_params() == 1_696_583
+
+
+def test_random_erasing_blots_one_rectangle_in_its_share_of_training_images_only():
+    model = build_cnn(erase=0.5)
+    assert augmentation_summary(model) == "mirror, shift 0.1, erase 0.5"
+    augment = model.get_layer("augment")
+    # A flat gray face is unchanged by mirror and shift (nearest fill), so every changed pixel is erasing's.
+    x = np.full((400, 48, 48, 1), 128.0, "float32")
+    np.testing.assert_array_equal(np.asarray(augment(x, training=False)), x)
+    changed = np.asarray(augment(x, training=True))[..., 0] != 128
+    hit = changed.any(axis=(1, 2))
+    assert 0.4 < hit.mean() < 0.6
+    for c in changed[hit]:
+        rows, cols = np.flatnonzero(c.any(1)), np.flatnonzero(c.any(0))
+        box = c[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        assert box.mean() > 0.95                      # one filled rectangle (noise may hit 128 by chance)
+        assert 0.01 <= box.size / c.size <= 0.35      # 2-33% of the face
 
 
 @pytest.mark.parametrize("target", [100_000, 1_696_583, 5_000_000])

@@ -36,12 +36,14 @@ def _args(tmp_path, name, *extra):
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
-    whole = train_cnn.main(_args(tmp_path, "whole"))
+    # Random erasing on top of the default augmentation, so every random layer's draws are covered.
+    whole = train_cnn.main(_args(tmp_path, "whole", "--erase", "0.5"))
     with pytest.raises(Killed):
-        train_cnn.main(_args(tmp_path, "resumed"), callbacks=[KillAfter(0)])
+        train_cnn.main(_args(tmp_path, "resumed", "--erase", "0.5"), callbacks=[KillAfter(0)])
     assert os.path.isdir(tmp_path / "models" / "resumed.resume")
     assert not (tmp_path / "models" / "resumed.keras").exists()
-    resumed = train_cnn.main(_args(tmp_path, "resumed"))
+    resumed = train_cnn.main(_args(tmp_path, "resumed", "--erase", "0.5"))
+    assert resumed["augmentation"] == "mirror, shift 0.1, erase 0.5"
     assert not os.path.exists(tmp_path / "models" / "resumed.resume")   # removed on success
     hist = pd.read_csv(tmp_path / "models" / "resumed.history.csv")
     assert hist["epoch"].tolist() == [1, 2, 3]                            # no gap, no duplicate
@@ -192,6 +194,8 @@ def test_failing_runs_leave_the_existing_model_untouched(tmp_path):
     model.write_bytes(b"the model from yesterday")
     bad = tmp_path / "bad.csv"
     bad.write_text("label,feature\n3,1 2 3\n")
+    with pytest.raises(UserError, match="--erase"):   # the DNN trains without augmentation by default
+        train_dnn.main(_args(tmp_path, "dnn", "--erase", "0.5"))
     with pytest.raises(UserError, match="bad.csv:2"):
         train_cnn.main(["--data", str(bad), "--models-dir", str(models), "--dry-run"])
     # A NaN loss: an absurd learning rate on float32.
