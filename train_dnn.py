@@ -33,8 +33,9 @@ def main(argv=None, callbacks=()):
     target = build_cnn(augment=False).count_params()
     dnn = build_dnn(target, args.depth, args.dropout, augment=False).count_params()
     print(f"parameters: CNN {target:,}  DNN {dnn:,}  ({(dnn - target) / target:+.3%})", file=sys.stderr)
-    return run_training(args, lambda: build_dnn(target, args.depth, args.dropout, augment=args.augment, erase=args.erase), "dnn",
-                        __file__, argv, callbacks)
+    def build():
+        return build_dnn(target, args.depth, args.dropout, augment=args.augment, erase=args.erase)
+    return run_training(args, build, "dnn", __file__, argv, callbacks)
 
 
 if __name__ == "__main__":

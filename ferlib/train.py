@@ -277,6 +277,8 @@ def run_training(args, build, kind, script, argv, extra_callbacks=()):
         raise UserError("--epochs and --batch-size must be at least 1")
     if not 0 <= args.erase <= 1 or (args.erase and not args.augment):
         raise UserError("--erase takes a share from 0 to 1 and needs --augment")
+    if args.mixup < 0:
+        raise UserError("--mixup takes ALPHA >= 0 (0 = off)")
     data = load_fer2013(args.data, seed=args.seed)
     x_tr, y_tr = data.labelled("train")
     x_va, y_va = data.split("val")

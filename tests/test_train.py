@@ -196,6 +196,8 @@ def test_failing_runs_leave_the_existing_model_untouched(tmp_path):
     bad.write_text("label,feature\n3,1 2 3\n")
     with pytest.raises(UserError, match="--erase"):   # the DNN trains without augmentation by default
         train_dnn.main(_args(tmp_path, "dnn", "--erase", "0.5"))
+    with pytest.raises(UserError, match="--mixup"):
+        train_dnn.main(_args(tmp_path, "dnn", "--mixup", "-1"))
     with pytest.raises(UserError, match="bad.csv:2"):
         train_cnn.main(["--data", str(bad), "--models-dir", str(models), "--dry-run"])
     # A NaN loss: an absurd learning rate on float32.
