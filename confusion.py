@@ -79,7 +79,7 @@ def main(argv=None):
     p.add_argument("--tta", action="store_true",
                    help="the matrix from predictions averaged over each image and its mirror "
                         "(both accuracies are recorded either way)")
-    p.add_argument("--figures-dir", default="figures", help="(default: %(default)s)")
+    cli.add_figures_arg(p, "the confusion matrix goes")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
 

@@ -44,12 +44,9 @@ JITTER = 2           # pixels
 BLUR_EVERY = 10      # steps
 BORDER = 2           # activation border ignored (padding artefacts)
 DEAD = 1e-6          # a filter whose mean activation never exceeds this is dead
-LEAK = 0.01          # slope the ascent gives the filter's ReLU below 0 (see ascend)
-# Start noise: uniform 128 +- 64. A quieter start (+-20) gives the same final
-# images and activations (FER and synthetic models here), but filters that fire
-# on flat gray then start near their maximum, so "how much did the ascent
-# raise it" read 0.73-0.88 of filters >= 10x instead of 0.84-0.95 (conv2d_6,
-# 100 steps, quick synthetic models of seeds 0 and 1).
+LEAK = 0.01          # slope the ascent gives the filter's ReLU below 0 (see the module docstring)
+# Start noise: uniform 128 +- AMP. Loud enough that a filter firing on flat gray
+# does not start near its maximum, so the start-to-end gain measures the ascent.
 AMP = 64
 
 
@@ -86,11 +83,7 @@ def ascend(cut, filters, steps, seed=0, progress=True):
     def activation(x):
         return mean_of_filter(cut(x, training=False))
 
-    # The ascent climbs the filter's response through a leaky ReLU: where the
-    # real ReLU is off everywhere its gradient is exactly 0 and the image would
-    # never move again (on a synthetic-set model, 25 of 64 conv2d_6 filters
-    # stuck there and looked dead; with the leak all 64 move).
-    conv = cut.layers[-1]
+    conv = cut.layers[-1]   # its ReLU is replaced by a leaky one for the climb (module docstring)
     below = keras.Model(cut.inputs[0], conv.input)
 
     def preactivation(x):
@@ -171,7 +164,7 @@ def main(argv=None):
     p.add_argument("--split", choices=("val", "test", "train"), default="val",
                    help="split --image picks from (default: %(default)s)")
     cli.add_data_args(p)
-    p.add_argument("--figures-dir", default="figures", help="(default: %(default)s)")
+    cli.add_figures_arg(p, "the filter and activation images go")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
 

@@ -275,9 +275,10 @@ def _name_of(key):
 def main(argv=None):
     p = cli.parser(__doc__)
     p.add_argument("--models-dir", default="models", help="where the run records are (default: %(default)s)")
-    p.add_argument("--figures-dir", default="figures", help="where the figures are (default: %(default)s)")
-    p.add_argument("--out", default="report.md", help="(default: %(default)s)")
-    p.add_argument("--lang", choices=sorted(TEXT), default="en", help="(default: %(default)s)")
+    cli.add_figures_arg(p, "the figures are that the report links")
+    p.add_argument("--out", default="report.md", help="the report to write (default: %(default)s)")
+    p.add_argument("--lang", choices=sorted(TEXT), default="en",
+                   help="language of the headings and sentences (default: %(default)s)")
     args = p.parse_args(argv)
     text = build_report(args.models_dir, args.figures_dir, args.out, args.lang)
     print(f"wrote {args.out} ({len(text.splitlines())} lines)")

@@ -3,39 +3,52 @@
 Flatten -> `--depth` ReLU dense layers -> Dense(7). The widths are solved
 (ferlib.models.dnn_widths) so that the total parameter count is within 0.1%
 of the CNN's 1,696,583: the comparison then isolates what convolution buys,
-not what size buys. Same data, optimiser and outputs as train_cnn.py; its
-own defaults, chosen on FER2013's PublicTest (docs/ablations.md):
-
-- no augmentation: a dense layer has no translation invariance to learn from
-  shifted copies; at 30 epochs, 0.335 with it against 0.403 without;
-- no dropout: at 30 epochs, dropout 0.5 / 0.3 / 0.1 / 0 gave 0.371 / 0.403 /
-  0.435 / 0.440 (0.437 and 0.447 for dropout 0.1 and 0 with seed 1);
-- 30 epochs: the best epoch of those runs was 23-30 (2 minutes here).
+not what size buys. Same data, optimiser and outputs as train_cnn.py, with
+defaults of its own, chosen on FER2013's PublicTest (docs/ablations.md):
+no augmentation (a dense layer has no translation invariance to learn from
+shifted copies), no dropout, no weight decay, 30 epochs.
 
     python train_dnn.py                     # default data, 30 epochs
     python train_dnn.py --depth 4 --dropout 0.2 --augment
 """
 
 import sys
+import time
 
-from ferlib import cli
+from ferlib import cli, train
+from ferlib.data import UserError
 from ferlib.models import build_cnn, build_dnn
-from ferlib.train import add_train_args, run_training
+
+
+def parse_args(argv=None):
+    p = cli.parser(__doc__)
+    cli.add_data_args(p)
+    train.add_train_args(p, epochs=30, name="dnn", augment=False)
+    p.add_argument("--depth", type=int, default=3, help="hidden dense layers (default: %(default)s)")
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout rate after each hidden layer, 0 up to (not including) 1 (default: %(default)s)")
+    args = train.check_args(p.parse_args(argv))
+    if args.depth < 1:
+        raise UserError("--depth must be at least 1")
+    if not 0 <= args.dropout < 1:
+        raise UserError("--dropout takes a rate from 0 up to (not including) 1")
+    return args
 
 
 def main(argv=None, callbacks=()):
-    p = cli.parser(__doc__)
-    cli.add_data_args(p)
-    add_train_args(p, epochs=30, name="dnn", augment=False)
-    p.add_argument("--depth", type=int, default=3, help="hidden dense layers (default: %(default)s)")
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout after each hidden layer (default: %(default)s)")
-    args = p.parse_args(argv)
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+    data = train.load_training_data(args)
     target = build_cnn(augment=False).count_params()
-    dnn = build_dnn(target, args.depth, args.dropout, augment=False).count_params()
-    print(f"parameters: CNN {target:,}  DNN {dnn:,}  ({(dnn - target) / target:+.3%})", file=sys.stderr)
-    def build():
-        return build_dnn(target, args.depth, args.dropout, augment=args.augment, erase=args.erase)
-    return run_training(args, build, "dnn", __file__, argv, callbacks)
+    strategy = train.setup(args)
+    with strategy.scope():
+        model = build_dnn(target, args.depth, args.dropout, augment=args.augment, erase=args.erase)
+        train.compile_model(model, args)
+    print(f"parameters: CNN {target:,}  DNN {model.count_params():,}  "
+          f"({(model.count_params() - target) / target:+.3%})", file=sys.stderr)
+    history = train.fit(model, data, args, callbacks)
+    evaluation = train.evaluate(model, data)
+    return train.save_run(model, history, evaluation, data, args, t0, __file__, argv)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ def cnn_pair(precision):
     """(reference float32 CNN, the same weights under `precision`): the kit runs a saved model
     in the precision it was trained in; the reference way is float32."""
     import keras
-    from ferlib.models import build_cnn, portable
-    from ferlib.train import pick_precision
+    from ferlib.fused_bn import portable
+    from ferlib.models import build_cnn
+    from ferlib.machine import pick_precision
     keras.utils.set_random_seed(0)
     keras.mixed_precision.set_global_policy("float32")
     ref = portable(build_cnn(augment=False))

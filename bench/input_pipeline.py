@@ -7,8 +7,8 @@ batches, fed three ways:
               tf.data with an AUTOTUNE prefetch on the shared thread pool:
               what most Keras code (and this kit, before) does
   autotune    a tf.data generator with .prefetch(AUTOTUNE), the tf.data guide's advice
-  kit         ferlib.train.Batches: the same generator, autotuning off, one
-              private thread (ferlib.train.quiet_options)
+  kit         ferlib.batches.Batches: the same generator, autotuning off, one
+              private thread (ferlib.batches.quiet_options)
 
 Prints img/s and cores busy (process CPU time / wall) of every pass. On this
 machine the first two alternate between ~1.9 cores busy and ~1.4 (a pass
@@ -34,7 +34,8 @@ def main():
     import tensorflow as tf
     from ferlib.models import build_cnn
     from ferlib.synthetic import synthetic_faces
-    from ferlib.train import Batches, pick_precision
+    from ferlib.batches import Batches
+    from ferlib.machine import pick_precision
 
     bs = 128
     x, y, _ = synthetic_faces(bs * args.steps, seed=0)

@@ -1,10 +1,8 @@
 """Training throughput: the kit's CNN pipeline against the usual homework way, in one run.
 
-kit        what train_cnn.py runs: build_cnn(augment=True) (flip and shift as
-           batched Keras layers inside the model; before session 5 also
-           rotation and zoom, which the numbers in bench/README.md include), uint8
-           batches from ferlib.train.batches, the precision train_cnn.py
-           picks ('auto').
+kit        what train_cnn.py runs: build_cnn(augment=True) (mirror and shift
+           as batched Keras layers inside the model), uint8 batches from
+           ferlib.batches, the precision train_cnn.py picks ('auto').
 reference  the same 1,696,583-parameter CNN in float32, fed the way the HW3
            code does it with ImageDataGenerator.flow: per image, in Python, a
            random flip, shift, rotation and zoom through scipy.ndimage's affine
@@ -157,9 +155,11 @@ def layer_breakdown(model, batch_size, reps=10):
 def main():
     args = parse_args()
     import keras
-    from ferlib.models import build_cnn, portable
+    from ferlib.fused_bn import portable
+    from ferlib.models import build_cnn
     from ferlib.synthetic import synthetic_faces
-    from ferlib.train import Batches, pick_precision
+    from ferlib.batches import Batches
+    from ferlib.machine import pick_precision
 
     n = args.batch_size * args.steps
     x, y, _ = synthetic_faces(n, seed=0)

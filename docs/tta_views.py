@@ -6,7 +6,7 @@ Accuracy of a saved model on one split when its softmax is averaged over
 shifts of -2/0/+2 pixels, each with its mirror). Shifts replicate the edge
 pixels, as the training augmentation's RandomTranslation does.
 
-    python docs/tta_views.py --model /tmp/fer/models/cnn_fer100_fs.keras \
+    python docs/tta_views.py --model models/cnn_fer100_fs.keras \
         --data ../shared/fer2013/fer2013_train_public.csv.gz
 """
 

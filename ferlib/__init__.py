@@ -1,3 +1,19 @@
-"""ferlib: the small helper package the FER2013 kit's scripts share."""
+"""ferlib: the small helper package the FER2013 kit's scripts share.
+
+This file imports nothing but the standard library, so the Makefile can ask
+it where the data is (`python3 -m ferlib`) before any package is installed.
+"""
+
+import os
 
 CLASS_NAMES = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
+SIZE = 48   # FER2013 faces are SIZE x SIZE grayscale
+
+# Where the scripts look for FER2013 when no --data is given, in this order;
+# without any of them they use the built-in synthetic faces.
+DEFAULT_DATA = ("data/fer2013.csv", "data/fer2013.csv.gz", "data/train.csv", "data/train.csv.gz", "data/fer2013")
+
+
+def default_data_path():
+    """The first of DEFAULT_DATA that exists (relative to the working folder), or None."""
+    return next((p for p in DEFAULT_DATA if os.path.exists(p)), None)

@@ -27,6 +27,10 @@ def add_model_arg(p, default="models/cnn.keras"):
     p.add_argument("--model", default=default, help="a saved .keras model (default: %(default)s)")
 
 
+def add_figures_arg(p, where="the figures go"):
+    p.add_argument("--figures-dir", default="figures", help=f"where {where} (default: %(default)s)")
+
+
 def run(main, argv=None):
     """Call main(argv) and return the exit status: 0, or 2 with one line on stderr for a UserError."""
     prog = os.path.basename(sys.argv[0])

@@ -3,8 +3,8 @@
 Forms (`--data PATH`), see docs/DESIGN: Kaggle `emotion,pixels,Usage`, ML2017
 HW3 `label,feature` (train) and `id,feature` (test, no labels), any of these
 gzipped, and folders of class-named image subfolders (optionally under
-train/ val/ test/). Without --data: data/fer2013.csv, data/train.csv, then the
-built-in synthetic set.
+train/ val/ test/). Without --data: the first of ferlib.DEFAULT_DATA that
+exists, else the built-in synthetic set.
 
 Parsing is the slow part of FER2013 (270 MB of decimal text), so the file is
 read in 4 MB pieces, gunzipped by a helper thread while the main one parses
@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ferlib import CLASS_NAMES
+from ferlib import CLASS_NAMES, DEFAULT_DATA, SIZE, default_data_path
+from ferlib.outputs import atomic_path
 from ferlib.synthetic import synthetic_faces
 
-SIZE = 48
 NPIX = SIZE * SIZE
 PIECE = 1 << 22   # bytes a CSV is read in: 1, 4 and 8 MB timed within noise (bench/README.md)
-DEFAULT_PATHS = ("data/fer2013.csv", "data/train.csv")
 USAGE_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 SPLITS = ("train", "val", "test")
 # The built-in set: a fixed data seed, so every script and every --seed sees
@@ -89,18 +88,15 @@ class FERData:
 
 # ---------------------------------------------------------------- public API
 
-def load_fer2013(path=None, seed=0, val_fraction=0.1, verbose=True):
-    """Load `path` (or the default lookup) into train/val/test splits."""
+def load_fer2013(path=None, seed=0, val_fraction=0.1):
+    """Load `path` (or the default lookup, said on stderr) into train/val/test splits."""
     if path is None:
-        path = next((p for p in DEFAULT_PATHS if os.path.exists(p)), None)
+        path = default_data_path()
         if path is None:
-            if verbose:
-                print("data: no --data given and no data/fer2013.csv or data/train.csv: using the "
-                      "built-in synthetic faces. For real results put FER2013 in data/ (see data/README.md).",
-                      file=sys.stderr)
+            print(f"data: no --data given and none of {', '.join(DEFAULT_DATA)}: using the built-in synthetic "
+                  "faces. For real results put FER2013 in data/ (see data/README.md).", file=sys.stderr)
             return load_synthetic()
-        if verbose:
-            print(f"data: using {path}", file=sys.stderr)
+        print(f"data: using {path}", file=sys.stderr)
     if path == "synthetic":
         return load_synthetic()
     if not os.path.exists(path):
@@ -173,10 +169,8 @@ def _cache_path(path, st):
 def _save_npz(dest, **arrays):
     """Atomic: a concurrent reader sees the old file or the whole new one."""
     try:
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        tmp = f"{dest}.tmp{os.getpid()}.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, dest)
+        with atomic_path(dest) as tmp:
+            np.savez(tmp, **arrays)
     except OSError:
         pass  # a cache we cannot write is only a slower next load
 

@@ -9,7 +9,9 @@ import contextlib
 import json
 import os
 import platform
+import shlex
 import subprocess
+import time
 import sys
 
 import numpy as np
@@ -21,8 +23,6 @@ def atomic_path(dest):
     folder, base = os.path.split(os.path.abspath(dest))
     os.makedirs(folder, exist_ok=True)
     stem, ext = os.path.splitext(base)
-    if base.endswith(".history.csv"):
-        ext = ".csv"
     tmp = os.path.join(folder, f".{stem}.tmp{os.getpid()}{ext}")
     try:
         yield tmp
@@ -84,8 +84,6 @@ def save_model(model, dest):
 
 def finish_record(record, t0, script, argv):
     """Stamp a run's record with its command, wall time and provenance, just before it is saved."""
-    import shlex
-    import time
     argv = sys.argv[1:] if argv is None else list(argv)
     record["wall_seconds"] = round(time.perf_counter() - t0, 2)
     record["peak_rss_mib"] = peak_rss_mib()
@@ -107,26 +105,21 @@ def environment():
     import keras
     import sklearn
     import tensorflow as tf
+
+    from ferlib.machine import cpu_name
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip()
+        # Tracked files changed since that commit: the run's code is not exactly the commit's.
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                    text=True, cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip())
     except (OSError, subprocess.SubprocessError):
-        commit = ""
+        commit, dirty = "", False
     gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
     return {
         "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
         "numpy": np.__version__, "scikit-learn": sklearn.__version__,
         "machine": f"{cpu_name()}, {os.cpu_count()} cores" + (f", GPUs: {', '.join(gpus)}" if gpus else ""),
-        "git_commit": commit,
+        "git_commit": commit, "git_dirty": dirty,
     }
 
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()

@@ -25,7 +25,7 @@ take a fraction of a second.
 
 import numpy as np
 
-SIZE = 48
+from ferlib import SIZE
 
 # Action-unit parameters per class, in face pixels (scale 1). Neutral is the
 # rest pose; a face of class c with strength r gets neutral + r * (c - neutral).

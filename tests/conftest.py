@@ -23,7 +23,7 @@ def run_script(script, *args, cwd=None):
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)],
                           capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=600)
 
-# The CNN most tests analyse: trained once per session on the synthetic set.
+# The CNN most tests analyse: trained once per test run on the synthetic set.
 # Batch 16 at lr 3e-3 without augmentation learns the set fastest (measured
 # here: val 0.994 and 0.996 after 7 epochs for seeds 0 and 1, about 2 minutes
 # on 2 cores). No weight decay, as when the thresholds below were measured: the

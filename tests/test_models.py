@@ -17,9 +17,67 @@ def test_cnn_is_the_reference_architecture():
     assert m.output.shape[-1] == 7 and m.layers[-1].dtype_policy.compute_dtype == "float32"
 
 
-def test_augmentation_adds_no_parameters():
-    assert build_cnn(augment=False).count_params() == build_cnn(augment=True).count_params()
-    assert build_cnn(erase=0.5).count_params() == 1_696_583
+def test_mirror_flips_left_and_right_only():
+    # Every column distinct, and odd rows apart from even ones (a vertical flip swaps them): any output
+    # is x itself or x with its columns reversed. Small integers, exact in bfloat16 too.
+    rows, cols = np.mgrid[0:48, 0:48]
+    x = (cols + 50 * (rows % 2)).astype("float32")[None, :, :, None].repeat(64, 0)
+    mirror = build_cnn().get_layer("augment").get_layer("mirror")
+    out = np.asarray(mirror(x, training=True))
+    flipped = np.array([np.array_equal(o, x[0, :, ::-1]) for o in out])
+    same = np.array([np.array_equal(o, x[0]) for o in out])
+    assert (flipped | same).all() and 0.2 < flipped.mean() < 0.8
+    np.testing.assert_array_equal(np.asarray(mirror(x, training=False)), x)
+
+
+def test_mirror_tta_averages_with_the_width_flipped_face():
+    import keras
+    from ferlib.models import mirror_tta, predict_probs
+    # Probabilities that tell left from right: softmax of (left-half mean, right-half mean, 0, ...).
+    inputs = keras.Input((48, 48, 1))
+    left = keras.ops.mean(inputs[:, :, :24], axis=(1, 2, 3))
+    right = keras.ops.mean(inputs[:, :, 24:], axis=(1, 2, 3))
+    logits = keras.ops.stack([left, right] + [keras.ops.zeros_like(left)] * 5, axis=1) / 50
+    model = keras.Model(inputs, keras.ops.softmax(logits))
+    x = np.zeros((3, 48, 48), np.uint8)
+    x[:, :, :24] = 200                   # bright on the left
+    p = predict_probs(model, x)
+    assert (p[:, 0] > p[:, 1]).all()
+    tta = mirror_tta(model, x, p)
+    np.testing.assert_allclose(tta[:, 0], tta[:, 1], rtol=1e-5)   # mirrored: as bright on the right
+    np.testing.assert_allclose(predict_probs(model, x, tta=True), tta, rtol=1e-6)
+
+
+def test_fused_batch_norm_trains_as_keras_batch_norm():
+    import keras
+    from ferlib.fused_bn import FusedBatchNormalization
+    x = np.random.default_rng(0).normal(3, 2, (8, 6, 6, 5)).astype("float32")
+    fused, stock = FusedBatchNormalization(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    for layer in (fused, stock):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 2, 5))
+        layer.beta.assign(np.linspace(-1, 1, 5))
+    for _ in range(3):   # a few training steps: outputs and the moving statistics they update
+        np.testing.assert_allclose(np.asarray(fused(x, training=True)), np.asarray(stock(x, training=True)),
+                                   atol=1e-5)
+    # The moving variance averages the biased batch variance, as Keras does, not the op's unbiased one
+    # (n = 288 here: a missing n/(n-1) correction is off by 3.5e-3, far outside the tolerance).
+    np.testing.assert_allclose(np.asarray(fused.moving_mean), np.asarray(stock.moving_mean), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(fused.moving_variance), np.asarray(stock.moving_variance), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(fused(x, training=False)), np.asarray(stock(x, training=False)),
+                               atol=1e-5)
+
+
+def test_portable_model_has_stock_layers_and_the_same_weights_exactly():
+    from ferlib.fused_bn import portable
+    model = build_cnn()
+    rng = np.random.default_rng(1)
+    model.set_weights([rng.normal(size=w.shape).astype(w.dtype) for w in model.get_weights()])
+    clone = portable(model)
+    assert not any("Fused" in type(l).__name__ for l in clone.layers)
+    assert [l.name for l in clone.layers] == [l.name for l in model.layers]
+    for a, b in zip(model.get_weights(), clone.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_random_erasing_blots_one_rectangle_in_its_share_of_training_images_only():

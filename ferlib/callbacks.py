@@ -1,0 +1,117 @@
+"""The Keras callbacks of the fit loop: exact resume, timings, dropout warm-up, and the standard ones.
+
+Everything a resumed run needs lives in the run's resume folder: Keras'
+BackupAndRestore state, the CSV log and the best checkpoint.
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+
+from ferlib import quiet_tf  # noqa: F401  (before keras: keras imports tensorflow)
+
+import keras  # noqa: E402
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Batches, dropout and augmentation draws depend on (seed, epoch) only.
+
+    Keras keeps each random layer's RNG position in a seed-generator variable
+    that a resumed run would restart from zero; setting them all at every
+    epoch start makes a resumed run draw exactly what an uninterrupted one does.
+    """
+
+    def __init__(self, batches, seed):
+        super().__init__()
+        self.batches, self.seed = batches, seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
+        states = [v for v in self.model.variables if "seed_generator_state" in v.path]
+        for i, v in enumerate(states):
+            # Distinct per layer (a prime stride) and per epoch (epoch in the high bits of the
+            # counter), so no two layers or epochs start from the same state.
+            v.assign(np.array([self.seed * 7919 + i, epoch << 20], dtype=v.dtype))
+
+
+class Timer(keras.callbacks.Callback):
+    """Seconds per epoch, in all and of training alone (no validation), written into the epoch's logs.
+
+    In the logs, the CSV log keeps them across a resume: the record's times
+    are the whole run's, not this process's.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0, self.t_val = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        self.t_val = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        t = time.perf_counter()
+        if logs is not None:
+            logs["seconds"] = round(t - self.t0, 3)
+            logs["train_seconds"] = round((self.t_val or t) - self.t0, 3)
+
+
+class DropoutWarmup(keras.callbacks.Callback):
+    """Dropout rates scaled by min(1, epoch / warmup); the model ends with its full rates.
+
+    A rate is fixed when the train step is traced, so a changed rate means a
+    retrace (one per warm-up epoch, a few seconds each).
+    """
+
+    def __init__(self, warmup):
+        super().__init__()
+        self.warmup = warmup
+
+    def on_train_begin(self, logs=None):
+        self.layers = [l for l in self.model.layers if isinstance(l, keras.layers.Dropout)]
+        self.final = [l.rate for l in self.layers]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        scale = min(1.0, epoch / self.warmup) if self.warmup > 0 else 1.0
+        rates = [r * scale for r in self.final]
+        if rates != [l.rate for l in self.layers]:
+            for layer, rate in zip(self.layers, rates):
+                layer.rate = rate
+            self.model.make_train_function(force=True)
+
+    def on_train_end(self, logs=None):
+        for layer, rate in zip(self.layers, self.final):
+            layer.rate = rate
+
+
+def cosine_schedule(lr, epochs):
+    """Epoch -> learning rate, from lr down to 0 along half a cosine."""
+    return lambda epoch: 0.5 * lr * (1 + math.cos(math.pi * epoch / epochs))
+
+
+def training_callbacks(batches, resume_dir, args, epochs, monitor):
+    """The fit loop's callbacks, in the order they must run."""
+    return [
+        EpochSeeds(batches, args.seed), Timer(), DropoutWarmup(args.dropout_warmup),
+        keras.callbacks.LearningRateScheduler(cosine_schedule(args.lr, epochs)),
+        keras.callbacks.TerminateOnNaN(),
+        # The log before the backup: a kill between the two repeats an epoch
+        # in the log (the last copy is kept) instead of losing one.
+        keras.callbacks.CSVLogger(os.path.join(resume_dir, "history.csv"), append=True),
+        # On resume, the best so far must be remembered, or the first resumed
+        # epoch would always count as the best.
+        keras.callbacks.ModelCheckpoint(os.path.join(resume_dir, "best.keras"), monitor=monitor,
+                                        mode="max", save_best_only=True,
+                                        initial_value_threshold=best_so_far(resume_dir, monitor)),
+        keras.callbacks.BackupAndRestore(os.path.join(resume_dir, "backup")),
+    ]
+
+
+def best_so_far(resume_dir, monitor):
+    """The best monitored value a resumed run already reached, or None for a fresh run."""
+    import pandas as pd
+    log = os.path.join(resume_dir, "history.csv")
+    if not os.path.exists(log) or not os.path.exists(os.path.join(resume_dir, "best.keras")):
+        return None
+    values = pd.read_csv(log).get(monitor)
+    return None if values is None or values.empty else float(values.max())
