@@ -1,7 +1,7 @@
 """Which expressions does the model confuse? (report question 3)
 
 Loads a saved model, predicts one split, and writes:
-  figures/<model>_confusion.png   counts and row-normalised matrices, class names on both axes
+  figures/<model>_confusion.png   the row-normalised matrix in percent, each true class with its count
   models/<model>.confusion.json   accuracy (plain and mirror-TTA), per-class precision/recall/F1,
                                   macro-F1, the matrices, and the most-confused pairs in words
 
@@ -53,19 +53,24 @@ def confusion_report(y_true, y_pred):
 
 
 def plot_confusion(counts, title, dest):
+    """One row-normalised matrix in percent; each true class labelled with its count; a colour bar."""
     plt = pyplot()
-    from sklearn.metrics import ConfusionMatrixDisplay
     counts = np.asarray(counts)
     rows = counts.sum(1, keepdims=True)
-    norm = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
-    fig, axes = plt.subplots(1, 2, figsize=(14, 6))
-    for ax, m, fmt, sub in ((axes[0], counts, "d", "counts"), (axes[1], norm, ".2f", "share of each true class")):
-        ConfusionMatrixDisplay(m, display_labels=CLASS_NAMES).plot(ax=ax, cmap="Blues", values_format=fmt,
-                                                                   colorbar=False, xticks_rotation=45)
-        ax.set_title(sub)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-    fig.suptitle(title)
+    share = 100 * np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
+    for i, j in np.ndindex(share.shape):
+        if counts[i, j] or i == j:
+            ax.text(j, i, f"{share[i, j]:.0f}", ha="center", va="center", fontsize=8,
+                    color="white" if share[i, j] > 60 else "black", fontweight="bold" if i != j else "normal")
+    n = len(CLASS_NAMES)
+    ax.set_xticks(range(n), CLASS_NAMES, rotation=40, ha="right")
+    ax.set_yticks(range(n), [f"{c} (n={int(k)})" for c, k in zip(CLASS_NAMES, rows[:, 0])])
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class (faces in the split)")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="% of the true class")
+    ax.set_title(title)
     fig.tight_layout()
     save_figure(fig, dest)
 
@@ -74,8 +79,7 @@ def main(argv=None):
     p = cli.parser(__doc__)
     cli.add_model_arg(p)
     cli.add_data_args(p)
-    p.add_argument("--split", choices=("val", "test", "train", "all"), default="val",
-                   help="which split to score (default: %(default)s)")
+    cli.add_split_arg(p, "to score", ("val", "test", "train", "all"))
     p.add_argument("--tta", action="store_true",
                    help="the matrix from predictions averaged over each image and its mirror "
                         "(both accuracies are recorded either way)")
@@ -85,23 +89,23 @@ def main(argv=None):
 
     model = load_model(args.model)
     data = load_fer2013(args.data, seed=args.seed)
-    x, y = data.labelled(args.split)
+    split = args.split or data.held_out_split()
+    x, y = data.labelled(split)
     probs = predict_probs(model, x)
     probs_tta = mirror_tta(model, x, probs)
     report = confusion_report(y, (probs_tta if args.tta else probs).argmax(1))
     report.update({
-        "model": args.model, "data": data.source, "split": args.split, "n": int(len(y)), "tta": args.tta,
+        "model": args.model, "data": data.source, "split": split, "n": int(len(y)), "tta": args.tta,
         "accuracy_plain": float(np.mean(probs.argmax(1) == y)),
         "accuracy_tta": float(np.mean(probs_tta.argmax(1) == y)),
     })
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "confusion")
     report["figure"] = fig_prefix + ".png"
-    source = "the built-in synthetic faces" if data.source == "synthetic" else data.source
-    plot_confusion(report["counts"], f"{args.model}: {args.split} split of {source}, n={len(y)}, "
-                   f"accuracy {report['accuracy']:.3f}" + (" (mirror TTA)" if args.tta else ""), report["figure"])
+    plot_confusion(report["counts"], f"{split} split, n={len(y)}, accuracy {report['accuracy']:.3f}"
+                   + (" (mirror TTA)" if args.tta else ""), report["figure"])
     save_json(finish_record(report, t0, __file__, argv), json_path)
     print(f"accuracy {report['accuracy_plain']:.4f} (with mirror TTA {report['accuracy_tta']:.4f}), "
-          f"macro-F1 {report['macro_f1']:.4f} on {len(y)} {args.split} images")
+          f"macro-F1 {report['macro_f1']:.4f} on {len(y)} {split} images")
     print(f"most confused: {report['sentence']}")
     print(f"wrote {report['figure']} and {json_path}")
     return report

@@ -34,9 +34,9 @@ import time
 
 import numpy as np
 
-from ferlib import cli
+from ferlib import CLASS_NAMES, cli
 from ferlib.data import UserError, load_fer2013
-from ferlib.models import conv_layers, load_model
+from ferlib.models import conv_layers, load_model, predict_probs
 from ferlib.outputs import analysis_paths, finish_record, pyplot, save_figure, save_json
 
 STEP_SIZE = 32.0     # pixels (0-255 scale) per step, after normalising the gradient RMS to 1
@@ -113,42 +113,88 @@ def ascend(cut, filters, steps, seed=0, progress=True):
     return x.numpy()[..., 0], start, activation(x).numpy()
 
 
-def plot_filters(images, filters, final, dead, title, dest):
+def patterns(images):
+    """What each ascent image shows, read from its 2-D power spectrum (mean removed, borders dropped).
+
+    period: the wavelength (pixels) of the strongest spatial frequency;
+    anisotropy: how concentrated the power is in one orientation (0 = the same
+    in every direction, 1 = one direction only), as the length of the
+    power-weighted mean of exp(2i x angle); orientation: that direction, the
+    stripes' own angle in degrees (0 = horizontal stripes). A pattern with
+    anisotropy >= ORIENTED is "stripes", else "dots" (blobs or dot lattices,
+    which have power in several directions).
+    """
+    out = []
+    for img in images:
+        a = img[BORDER:-BORDER, BORDER:-BORDER].astype(np.float64)
+        a = (a - a.mean()) * np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
+        power = np.abs(np.fft.fftshift(np.fft.fft2(a))) ** 2
+        fy, fx = np.meshgrid(*(np.fft.fftshift(np.fft.fftfreq(k)) for k in a.shape), indexing="ij")
+        radius = np.hypot(fx, fy)
+        power[radius < 1.5 / a.shape[0]] = 0   # the mean and the window's own lowest frequencies
+        angle = np.arctan2(fy, fx)              # direction of the wave vector: across the stripes
+        total = power.sum() + 1e-12
+        vector = (power * np.exp(2j * angle)).sum() / total
+        peak = np.unravel_index(power.argmax(), power.shape)
+        out.append({"period": float(1 / max(radius[peak], 1e-6)), "anisotropy": float(abs(vector)),
+                    "orientation": float((np.degrees(np.angle(vector) / 2) + 90) % 180)})
+    return out
+
+
+ORIENTED = 0.35
+
+
+def pattern_counts(stats):
+    """Counts the report states: stripes by orientation and dots, each by period (fine < 4 px <= coarse)."""
+    counts = {"stripes": 0, "dots": 0, "horizontal": 0, "vertical": 0, "diagonal": 0, "fine": 0, "coarse": 0}
+    for s in stats:
+        if s["anisotropy"] >= ORIENTED:
+            counts["stripes"] += 1
+            o = s["orientation"]
+            counts["horizontal" if min(o, 180 - o) < 22.5 else "vertical" if abs(o - 90) < 22.5 else "diagonal"] += 1
+        else:
+            counts["dots"] += 1
+        counts["fine" if s["period"] < 4 else "coarse"] += 1
+    return counts
+
+
+def plot_filters(images, filters, final, dead, title, dest, cols=8):
+    """The images in order of the activation they reach, strongest first, `cols` wide; dead filters last."""
     plt = pyplot()
-    cols = math.ceil(math.sqrt(len(filters) * 1.5))
+    order = np.lexsort((-final, dead))
     rows = math.ceil(len(filters) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.45 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5, 0.86 * rows + 0.45), squeeze=False, layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
-    for k, (f, img, a, d) in enumerate(zip(filters, images, final, dead)):
+    for k, i in enumerate(order):
         ax = axes.ravel()[k]
-        if d:
-            ax.text(0.5, 0.5, "dead", ha="center", va="center", color="red", fontsize=8, transform=ax.transAxes)
+        if dead[i]:
+            ax.text(0.5, 0.5, "dead", ha="center", va="center", color="firebrick", fontsize=8, transform=ax.transAxes)
         else:
-            lo, hi = np.percentile(img, [1, 99])   # contrast stretch: the pattern, not the offset
-            ax.imshow(img, cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-3))
-        ax.set_title(f"#{f}  a={a:.2g}", fontsize=6)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+            lo, hi = np.percentile(images[i], [1, 99])   # contrast stretch: the pattern, not the offset
+            ax.imshow(images[i], cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-3))
+        ax.set_title(f"#{filters[i]}", fontsize=8, pad=2)
+    fig.suptitle(title)
     save_figure(fig, dest)
 
 
-def plot_activations(face, maps, title, dest):
+def plot_activations(face, maps, title, dest, cols=8):
+    """The face, then every output map of the layer on one shared colour scale."""
     plt = pyplot()
     n = maps.shape[-1] + 1
-    cols = math.ceil(math.sqrt(n * 1.5))
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.35 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5, 0.86 * rows + 0.5), squeeze=False, layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
     axes[0, 0].imshow(face, cmap="gray", vmin=0, vmax=255)
-    axes[0, 0].set_title("input", fontsize=6)
+    axes[0, 0].set_title("face", fontsize=8, pad=2)
+    top = max(float(maps.max()), 1e-6)
     for k in range(maps.shape[-1]):
         ax = axes.ravel()[k + 1]
-        ax.imshow(maps[..., k], cmap="viridis")
-        ax.set_title(f"#{k}", fontsize=6)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        im = ax.imshow(maps[..., k], cmap="viridis", vmin=0, vmax=top)
+        ax.set_title(f"#{k}", fontsize=8, pad=2)
+    fig.suptitle(title)
+    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01, label="activation (shared scale)")
     save_figure(fig, dest)
 
 
@@ -161,8 +207,7 @@ def main(argv=None):
     p.add_argument("--filters", type=int, nargs="+", help="filter indices (default: all of the layer)")
     p.add_argument("--steps", type=int, default=190, help="gradient-ascent steps (default: %(default)s)")
     p.add_argument("--image", type=int, help="also plot the layer's output maps for face N of the split")
-    p.add_argument("--split", choices=("val", "test", "train"), default="val",
-                   help="split --image picks from (default: %(default)s)")
+    cli.add_split_arg(p, "--image picks from")
     cli.add_data_args(p)
     cli.add_figures_arg(p, "the filter and activation images go")
     args = p.parse_args(argv)
@@ -176,32 +221,42 @@ def main(argv=None):
         raise UserError(f"--filters: {args.layer} has filters 0-{n_filters - 1}")
     if args.steps < 1:
         raise UserError("--steps must be at least 1")
+    if args.image is not None:   # checked before anything is computed or written
+        data = load_fer2013(args.data, seed=args.seed)
+        split = args.split or data.held_out_split()
+        x, y = data.split(split)
+        if not 0 <= args.image < len(x):
+            raise UserError(f"--image {args.image}: the {split} split has {len(x)} faces")
+
     images, start, final = ascend(cut, filters, args.steps, args.seed)
     dead = np.maximum(start, final) <= DEAD
+    stats = patterns(images[~dead])
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "filters")
     record = {
         "model": args.model, "layer": args.layer, "steps": args.steps, "filters": filters.tolist(),
         "start_activation": start.tolist(), "final_activation": final.tolist(),
         "dead": filters[dead].tolist(), "figure": f"{fig_prefix}_{args.layer}.png",
         "median_gain": float(np.median(final[~dead] / np.maximum(start[~dead], DEAD))) if (~dead).any() else 0.0,
+        "patterns": dict(zip(filters[~dead].tolist(), stats)), "pattern_counts": pattern_counts(stats),
     }
     plot_filters(images, filters, final, dead,
-                 f"{args.layer}: inputs that maximise each filter ({args.steps} gradient-ascent steps)",
+                 f"{args.layer}: the input each filter responds to most ({args.steps} ascent steps)",
                  record["figure"])
     if args.image is not None:
-        data = load_fer2013(args.data, seed=args.seed)
-        x, _ = data.split(args.split)
-        if not 0 <= args.image < len(x):
-            raise UserError(f"--image {args.image}: the {args.split} split has {len(x)} faces")
+        face = x[args.image]
         # float32: under mixed precision the layer outputs bfloat16, which matplotlib cannot scale
-        maps = np.asarray(cut(x[args.image:args.image + 1, :, :, None].astype(np.float32), training=False),
-                          dtype=np.float32)[0]
-        record["activations_figure"] = f"{fig_prefix.replace('_filters', '_activations')}_{args.layer}.png"
-        plot_activations(x[args.image], maps, f"{args.layer} output for {args.split} face {args.image}",
-                         record["activations_figure"])
+        maps = np.asarray(cut(face[None, :, :, None].astype(np.float32), training=False), dtype=np.float32)[0]
+        pred = int(predict_probs(model, face[None]).argmax(1)[0])
+        truth = CLASS_NAMES[y[args.image]] if y[args.image] >= 0 else "unlabelled"
+        record.update(activations_figure=f"{fig_prefix.replace('_filters', '_activations')}_{args.layer}.png",
+                      image={"split": split, "index": args.image, "true": truth, "predicted": CLASS_NAMES[pred]})
+        plot_activations(face, maps, f"{args.layer} output for {split} face {args.image}: "
+                         f"true {truth}, predicted {CLASS_NAMES[pred]}", record["activations_figure"])
     save_json(finish_record(record, t0, __file__, argv), json_path)
-    print(f"{args.layer}: {len(filters)} filters, {int(dead.sum())} dead, median activation gain "
-          f"{record['median_gain']:.1f}x over {args.steps} steps; wrote {record['figure']} and {json_path}")
+    c = record["pattern_counts"]
+    print(f"{args.layer}: {len(filters)} filters, {int(dead.sum())} dead; {c['stripes']} stripes "
+          f"({c['horizontal']} horizontal, {c['vertical']} vertical, {c['diagonal']} diagonal), {c['dots']} dots; "
+          f"{c['fine']} fine (period < 4 px), {c['coarse']} coarse; wrote {record['figure']} and {json_path}")
     return record
 
 

@@ -119,52 +119,60 @@ def top_mask(maps, share=MASK_TOP):
     return maps >= thr[:, None, None]
 
 
-def pick_faces(y, pred, per_class=1):
-    """Default faces: the first correctly classified one of each class (any one if none is)."""
+def pick_faces(y, pred):
+    """Default faces: the first correctly classified one of each class (any one if none is), then the first
+    misclassified face, if there is one: what the model looked at when it erred."""
     idx = []
     for c in range(len(CLASS_NAMES)):
         right = np.flatnonzero((y == c) & (pred == c))
-        anyc = np.flatnonzero(y == c)
-        idx += list((right if len(right) else anyc)[:per_class])
-    return np.array(idx, int)
+        idx += list((right if len(right) else np.flatnonzero(y == c))[:1])
+    wrong = np.flatnonzero(y != pred)
+    return np.array(idx + list(wrong[:1]), int)
+
+
+METHOD_NAMES = {"vanilla": "gradient", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
 
 
 def plot_maps(x, y, pred, maps, methods, title, dest):
+    """One column per face: the face, then its map overlaid per method; one colour map, one colour bar."""
     plt = pyplot()
-    cols = 1 + 2 * len(methods) + 1
-    fig, axes = plt.subplots(len(x), cols, figsize=(1.6 * cols, 1.7 * len(x) + 0.6), squeeze=False)
-    for r in range(len(x)):
-        panels = [("face", x[r], "gray", None)]
-        for m in methods:
-            panels += [(f"{m}", maps[m][r], "inferno", None), (f"{m} overlay", x[r], "gray", maps[m][r])]
-        panels.append((f"top {MASK_TOP:.0%} ({methods[0]})", x[r] * top_mask(maps[methods[0]][r:r + 1])[0],
-                       "gray", None))
-        for c, (name, img, cmap, over) in enumerate(panels):
-            ax = axes[r, c]
-            ax.imshow(img, cmap=cmap, vmin=0, vmax=255 if cmap == "gray" else 1)
-            if over is not None:
-                ax.imshow(over, cmap="jet", alpha=0.45, vmin=0, vmax=1)
-            ax.set_xticks([]), ax.set_yticks([])
-            if r == 0:
-                ax.set_title(name, fontsize=8)
-        axes[r, 0].set_ylabel(f"{CLASS_NAMES[y[r]]}\n(pred. {CLASS_NAMES[pred[r]]})", fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig, axes = plt.subplots(1 + len(methods), len(x), figsize=(6.5, 0.95 * (1 + len(methods)) + 0.9),
+                             squeeze=False, layout="constrained")
+    for c in range(len(x)):
+        axes[0, c].imshow(x[c], cmap="gray", vmin=0, vmax=255)
+        wrong = y[c] != pred[c]
+        axes[0, c].set_title(f"{CLASS_NAMES[y[c]]}" + (f"\n→ {CLASS_NAMES[pred[c]]}" if wrong else "\n(right)"),
+                             fontsize=8, color="firebrick" if wrong else "black")
+        for r, m in enumerate(methods, 1):
+            axes[r, c].imshow(x[c], cmap="gray", vmin=0, vmax=255)
+            im = axes[r, c].imshow(maps[m][c], cmap="inferno", alpha=0.6, vmin=0, vmax=1)
+    for ax in axes.ravel():
+        ax.set_xticks([]), ax.set_yticks([])
+    axes[0, 0].set_ylabel("face", fontsize=8)
+    for r, m in enumerate(methods, 1):
+        axes[r, 0].set_ylabel(METHOD_NAMES[m], fontsize=8)
+    fig.suptitle(title)
+    fig.colorbar(im, ax=axes[1:, :].ravel().tolist(), fraction=0.02, pad=0.01,
+                 label="saliency (map / its max)")
     save_figure(fig, dest)
 
 
 def plot_class_means(means, title, dest):
+    """The mean map of each class's correctly classified faces, on one shared scale."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(CLASS_NAMES), figsize=(2 * len(CLASS_NAMES), 2.6))
+    fig, axes = plt.subplots(1, len(CLASS_NAMES), figsize=(6.5, 1.6), layout="constrained")
+    top = max((m.max() for m in means if m is not None), default=1.0)
     for c, ax in enumerate(axes):
         if means[c] is None:
-            ax.text(0.5, 0.5, "no correct\npredictions", ha="center", va="center")
+            ax.text(0.5, 0.5, "none\ncorrect", ha="center", va="center", fontsize=8)
+            ax.set_box_aspect(1)
         else:
-            ax.imshow(means[c], cmap="inferno", vmin=0, vmax=1)
+            im = ax.imshow(means[c], cmap="inferno", vmin=0, vmax=top)
         ax.set_xticks([]), ax.set_yticks([])
-        ax.set_title(CLASS_NAMES[c])
+        ax.set_title(CLASS_NAMES[c], fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
+    if any(m is not None for m in means):
+        fig.colorbar(im, ax=axes.tolist(), fraction=0.02, pad=0.01, label="mean saliency")
     save_figure(fig, dest)
 
 
@@ -172,25 +180,47 @@ def plot_class_means(means, title, dest):
 BANDS = {"brows and eyes": (10, 26), "nose": (26, 33), "mouth": (33, 46)}
 
 
-def band_shares(maps):
-    total = maps.sum((1, 2)) + 1e-12
-    return {b: float((maps[:, lo:hi].sum((1, 2)) / total).mean()) for b, (lo, hi) in BANDS.items()}
+def band_ratios(maps):
+    """Per band: mean saliency per pixel in the band over the mean per pixel of the whole image
+    (1.0 = no preference; the band's area does not count)."""
+    per_pixel = maps.mean((1, 2)) + 1e-12
+    return {b: float((maps[:, lo:hi].mean((1, 2)) / per_pixel).mean()) for b, (lo, hi) in BANDS.items()}
+
+
+def rank_correlation(a, b):
+    """Mean Spearman correlation of paired maps (ranks of their pixels)."""
+    ranks = lambda m: m.reshape(len(m), -1).argsort(1).argsort(1).astype(np.float64)  # noqa: E731
+    ra, rb = ranks(a), ranks(b)
+    ra -= ra.mean(1, keepdims=True)
+    rb -= rb.mean(1, keepdims=True)
+    return float(np.mean((ra * rb).sum(1) / np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))))
+
+
+def randomised(model, seed=0):
+    """A copy of the model with its weights re-drawn (Adebayo et al.'s sanity check)."""
+    import keras
+    copy = keras.models.clone_model(model)
+    rng = np.random.default_rng(seed)
+    copy.set_weights([rng.normal(0, 0.05, w.shape).astype(w.dtype) if w.ndim > 1 else w
+                      for w in model.get_weights()])
+    return copy
 
 
 def main(argv=None):
     p = cli.parser(__doc__)
     cli.add_model_arg(p)
     cli.add_data_args(p)
-    p.add_argument("--split", choices=("val", "test", "train"), default="val",
-                   help="split the faces come from (default: %(default)s)")
+    cli.add_split_arg(p, "the faces come from")
     p.add_argument("--method", choices=METHODS + ("all",), default="all",
                    help="saliency method, or all three side by side (default: %(default)s)")
     p.add_argument("--indices", type=int, nargs="+", help="faces to show, by index in the split "
-                   "(default: one correctly classified face per class)")
+                   "(default: one correctly classified face per class and one misclassified face)")
     p.add_argument("--mean-limit", type=int, default=700,
-                   help="faces of the split used for the per-class mean maps (default: %(default)s)")
+                   help="faces of the split used for the per-class mean maps and statistics (default: %(default)s)")
     cli.add_figures_arg(p, "the saliency figures go")
     args = p.parse_args(argv)
+    if args.mean_limit < 1:
+        raise UserError("--mean-limit must be at least 1")
     t0 = time.perf_counter()
 
     methods = list(METHODS) if args.method == "all" else [args.method]
@@ -200,30 +230,32 @@ def main(argv=None):
             last_conv(model)   # raises the clear error
         methods.remove("gradcam")
     data = load_fer2013(args.data, seed=args.seed)
-    x, y = data.labelled(args.split)
+    split = args.split or data.held_out_split()
+    x, y = data.labelled(split)
     n = min(len(y), args.mean_limit)
     x, y = x[:n], y[:n]
     pred = predict_probs(model, x).argmax(1)
     if args.indices:
         bad = [i for i in args.indices if not 0 <= i < n]
         if bad:
-            raise UserError(f"--indices {bad[0]} is outside the {args.split} split's first {n} faces")
+            raise UserError(f"--indices {bad[0]} is outside the {split} split's first {n} faces")
         idx = np.array(args.indices, int)
     else:
         idx = pick_faces(y, pred)
 
-    record = {"model": args.model, "data": data.source, "split": args.split, "indices": idx.tolist(),
-              "methods": methods, "n_mean": int(n), "per_method": {}}
+    record = {"model": args.model, "data": data.source, "split": split, "indices": idx.tolist(),
+              "methods": methods, "n_mean": int(n), "per_method": {},
+              "gradcam_layer": last_conv(model) if "gradcam" in methods else None}
     shown = {}
     correct = pred == y
     for m in methods:
         maps = normalise(saliency_maps(model, x, y, m, args.seed))   # the whole split slice in one go
         shown[m] = maps[idx]
-        stats = {"bands": band_shares(maps[correct]),
-                 "bands_by_class": {CLASS_NAMES[c]: band_shares(maps[correct & (y == c)])
+        stats = {"bands": band_ratios(maps[correct]),
+                 "bands_by_class": {CLASS_NAMES[c]: band_ratios(maps[correct & (y == c)])
                                     for c in range(len(CLASS_NAMES)) if (correct & (y == c)).any()}}
-        if args.split in data.masks:   # synthetic: the expression pixels are known
-            mask = data.masks[args.split][:n]
+        if split in data.masks:   # synthetic: the expression pixels are known
+            mask = data.masks[split][:n]
             inside = (maps * mask).sum((1, 2)) / mask.sum((1, 2))
             outside = (maps * ~mask).sum((1, 2)) / (~mask).sum((1, 2))
             stats["inside_outside_ratio"] = float(inside.mean() / outside.mean())
@@ -231,22 +263,25 @@ def main(argv=None):
         if m == methods[0]:
             means = [maps[correct & (y == c)].mean(0) if (correct & (y == c)).any() else None
                      for c in range(len(CLASS_NAMES))]
-            means = [None if a is None else a / max(a.max(), 1e-12) for a in means]
+    # The sanity check: maps of a model with re-drawn weights should not resemble the trained model's.
+    check = np.arange(min(n, 64))
+    record["randomisation_rank_correlation"] = rank_correlation(
+        saliency_maps(model, x[check], y[check], "vanilla"), saliency_maps(randomised(model), x[check], y[check], "vanilla"))
+
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "saliency")
     record["figure"], record["figure_mean"] = fig_prefix + ".png", fig_prefix + "_mean.png"
-    plot_maps(x[idx], y[idx], pred[idx], shown, methods, f"Saliency of {args.model} ({args.split} split)",
+    layer = f" (Grad-CAM at {record['gradcam_layer']})" if record["gradcam_layer"] else ""
+    plot_maps(x[idx], y[idx], pred[idx], shown, methods, f"Saliency of the class score, {split} split{layer}",
               record["figure"])
-    plot_class_means(means, f"Mean {methods[0]} saliency of correctly classified faces, per class",
+    plot_class_means(means, f"Mean {METHOD_NAMES[methods[0]]} map of correctly classified faces ({split})",
                      record["figure_mean"])
-    first = record["per_method"][methods[0]]
-    top = max(first["bands"], key=first["bands"].get)
-    record["observation"] = (f"{methods[0]}: {first['bands'][top]:.0%} of the saliency of correctly classified "
-                             f"faces falls on the {top} band")
-    if "inside_outside_ratio" in first:
-        record["observation"] += (f"; per pixel, the expression pixels get {first['inside_outside_ratio']:.1f}x "
-                                  "the saliency of the rest")
     save_json(finish_record(record, t0, __file__, argv), json_path)
-    print(record["observation"])
+    first = record["per_method"][methods[0]]
+    print(f"{methods[0]}, saliency per pixel over the image's mean: "
+          + ", ".join(f"{b} {r:.2f}x" for b, r in first["bands"].items())
+          + (f"; expression pixels {first['inside_outside_ratio']:.1f}x the rest" if "inside_outside_ratio" in first
+             else "")
+          + f"; rank correlation with a randomised model {record['randomisation_rank_correlation']:.2f}")
     print(f"wrote {record['figure']}, {record['figure_mean']} and {json_path}")
     return record
 

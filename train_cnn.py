@@ -40,9 +40,12 @@ def main(argv=None, callbacks=()):
     with strategy.scope():
         model = build_cnn(augment=args.augment, erase=args.erase)
         train.compile_model(model, args)
-    history = train.fit(model, data, args, callbacks)
-    evaluation = train.evaluate(model, data)
-    return train.save_run(model, history, evaluation, data, args, t0, __file__, argv)
+    with train.one_run_at_a_time(args):
+        history = train.fit(model, data, args, callbacks)
+        last_epoch = train.evaluate(model, data)
+        train.load_best(model, args)
+        evaluation = train.evaluate(model, data)
+        return train.save_run(model, history, evaluation, last_epoch, data, args, t0, __file__, argv)
 
 
 if __name__ == "__main__":

@@ -84,9 +84,31 @@ class DropoutWarmup(keras.callbacks.Callback):
             layer.rate = rate
 
 
+class SaveLastWeights(keras.callbacks.Callback):
+    """At the end of training, the last epoch's weights into the resume folder, atomically.
+
+    Runs before BackupAndRestore removes its state, so a run killed anywhere
+    after its last epoch (evaluating, saving) finds them and does not retrain.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_train_end(self, logs=None):
+        if self.model.stop_training:   # stopped at a NaN: nothing worth keeping
+            return
+        tmp = os.path.join(os.path.dirname(self.path), f".tmp{os.getpid()}.weights.h5")   # Keras wants the suffix
+        self.model.save_weights(tmp)
+        os.replace(tmp, self.path)
+
+
 def cosine_schedule(lr, epochs):
     """Epoch -> learning rate, from lr down to 0 along half a cosine."""
     return lambda epoch: 0.5 * lr * (1 + math.cos(math.pi * epoch / epochs))
+
+
+LAST_WEIGHTS = "last.weights.h5"
 
 
 def training_callbacks(batches, resume_dir, args, epochs, monitor):
@@ -103,6 +125,7 @@ def training_callbacks(batches, resume_dir, args, epochs, monitor):
         keras.callbacks.ModelCheckpoint(os.path.join(resume_dir, "best.keras"), monitor=monitor,
                                         mode="max", save_best_only=True,
                                         initial_value_threshold=best_so_far(resume_dir, monitor)),
+        SaveLastWeights(os.path.join(resume_dir, LAST_WEIGHTS)),
         keras.callbacks.BackupAndRestore(os.path.join(resume_dir, "backup")),
     ]
 

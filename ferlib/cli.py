@@ -27,6 +27,11 @@ def add_model_arg(p, default="models/cnn.keras"):
     p.add_argument("--model", default=default, help="a saved .keras model (default: %(default)s)")
 
 
+def add_split_arg(p, what, choices=("val", "test", "train")):
+    p.add_argument("--split", choices=choices, default=None,
+                   help=f"split {what} (default: test when the data has a labelled test split, else val)")
+
+
 def add_figures_arg(p, where="the figures go"):
     p.add_argument("--figures-dir", default="figures", help=f"where {where} (default: %(default)s)")
 

@@ -62,18 +62,33 @@ def load_json(path):
         return json.load(f)
 
 
+# Figures are printed in a report: at most PAGE_WIDTH inches wide at DPI, no text under MIN_FONT points.
+PAGE_WIDTH, DPI, MIN_FONT = 6.5, 200, 8
+
+
 def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend: scripts run on machines with no screen."""
+    """matplotlib.pyplot on the file-only Agg backend (scripts run on machines with no screen), 8-9 pt text."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8,
+                         "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 10})
     return plt
 
 
-def save_figure(fig, dest, dpi=110):
+def smallest_font(fig):
+    """The smallest size (pt) of any visible, non-empty text in the figure."""
+    from matplotlib.text import Text
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes) if sizes else None
+
+
+def save_figure(fig, dest, dpi=DPI):
+    """Save at print resolution, its smallest font size stored in the PNG ("Smallest font (pt)") for checks."""
     import matplotlib.pyplot as plt
     with atomic_path(dest) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", pad_inches=0.03,
+                    metadata={"Smallest font (pt)": f"{smallest_font(fig)}"})
     plt.close(fig)
 
 

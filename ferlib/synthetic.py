@@ -10,10 +10,17 @@ then blurred and noised. Nothing about the label lives in a fixed pixel or in
 the brightness: position jitter and rotation move every cue around, which is
 what makes the set easy for a CNN and hard for a DNN on raw pixels.
 
-Each image's expression strength is random, so weak expressions run into
-each other the way FER2013's do: Sad ~ Neutral, Fear ~ Surprise (both raise
-the brows and widen the eyes), Disgust ~ Angry (both lower the brows and
-narrow the eyes).
+The set is made to be about as hard as FER2013, and hard in the same places:
+
+- class shares follow FER2013's training set (Happy 25%, Neutral 17%, Sad
+  17%, Fear 14%, Angry 14%, Surprise 11%, Disgust 1.5%), with a floor of 6%
+  so that every class has at least 40 faces in a 700-face split;
+- each face's expression is a blend of its class and the class FER2013
+  confuses it with (Disgust~Angry, Fear~Surprise or Fear~Sad, Sad~Neutral),
+  at a random blend weight and a random strength from neutral: a Disgust face
+  may look more like Angry than like Disgust, as real ones do;
+- a share of labels (LABEL_NOISE) is wrong, as FER2013's are: flipped to the
+  class's confusable partner or, for Happy, to any other class.
 
 Every image also comes with a mask of the pixels that carry the expression
 (brows, eyes, mouth, nose wrinkle): the saliency tests check that the CNN
@@ -25,7 +32,18 @@ take a fraction of a second.
 
 import numpy as np
 
-from ferlib import SIZE
+from ferlib import CLASS_NAMES, SIZE
+
+# FER2013's training shares, Angry ... Neutral (28,709 faces), and the floor that keeps
+# every class at 40+ faces in a 700-face validation split.
+FER2013_SHARES = np.array([3995, 436, 4097, 7215, 4830, 3171, 4965]) / 28709
+SHARE_FLOOR = 0.06
+LABEL_NOISE = 0.05
+# The class each one is confused with, and how far a face may blend towards it (weight
+# drawn from U(0, max)): past 0.5 it looks more like the partner than like its own class.
+# Fear blends towards Surprise or Sad. Happy, the easiest class in FER2013, has none.
+_PARTNERS = {0: (1,), 1: (0,), 2: (5, 4), 3: (), 4: (6,), 5: (2,), 6: (4,)}
+_BLEND_MAX = np.array([0.35, 0.25, 0.6, 0.0, 0.55, 0.45, 0.45], dtype=np.float32)
 
 # Action-unit parameters per class, in face pixels (scale 1). Neutral is the
 # rest pose; a face of class c with strength r gets neutral + r * (c - neutral).
@@ -38,7 +56,7 @@ _AU = ["brow", "tilt", "pinch", "eye", "curve", "width", "open_w", "open_h", "li
 _CLASS_AU = np.array([
     #  brow tilt pinch eye  curve width open_w open_h lip wrinkle ink
     [-3.0, -3.0, 1.8, 0.55, -0.8, 7.0, 0.0, 0.0, 0.0, 0.0, 1.00],  # 0 Angry: lowered, together, pressed
-    [-2.2, -1.0, 0.8, 0.45, -1.0, 9.0, 3.5, 1.4, 1.6, 1.0, 0.70],  # 1 Disgust: lowered, wrinkle, lip up
+    [-1.4, -0.3, 0.5, 0.55, -1.2, 9.0, 4.0, 2.0, 3.0, 1.0, 0.70],  # 1 Disgust: lowered, wrinkle, lip up
     [3.0, 2.6, 1.2, 1.80, -0.5, 13.0, 6.0, 2.2, 0.0, 0.0, 0.65],   # 2 Fear: raised+oblique, stretched
     [0.5, 0.0, 0.0, 0.60, 4.0, 13.0, 3.0, 1.0, 0.0, 0.0, 0.75],    # 3 Happy: smile, cheeks narrow eyes
     [0.0, 3.0, 0.6, 0.75, -3.2, 9.0, 0.0, 0.0, 0.0, 0.0, 0.70],    # 4 Sad: oblique brows, frown
@@ -64,17 +82,40 @@ def _norm(x, y):
     return np.sqrt(x * x + y * y)  # np.hypot is 10x slower here
 
 
-def synthetic_faces(n, seed=0, strength=(0.55, 1.0)):
+def fer2013_shares(floor=SHARE_FLOOR):
+    """FER2013's class shares, each raised to at least `floor` (the others scaled down to make room)."""
+    low = FER2013_SHARES < floor
+    shares = FER2013_SHARES.copy()
+    shares[low] = floor
+    shares[~low] *= (1 - floor * low.sum()) / FER2013_SHARES[~low].sum()
+    return shares
+
+
+def class_counts(n, shares=None):
+    """n split over the classes by `shares` (default: equal), rounded so that the counts sum to n."""
+    shares = np.full(len(CLASS_NAMES), 1 / len(CLASS_NAMES)) if shares is None else np.asarray(shares)
+    counts = np.floor(n * shares).astype(int)
+    rest = n * shares - counts
+    counts[np.argsort(-rest, kind="stable")[:n - counts.sum()]] += 1   # largest remainders first
+    return counts
+
+
+def synthetic_faces(n, seed=0, shares=None, label_noise=0.0, strength=(0.35, 1.0)):
     """Return (images uint8 (n,48,48), labels int64 (n,), masks bool (n,48,48)).
 
-    Classes are balanced (n // 7 each, the rest spread over the first ones) and
-    shuffled. Same n and seed give identical bytes.
+    Class counts follow `shares` (default: equal), shuffled. A share
+    `label_noise` of the labels is then flipped (see the module docstring),
+    drawn from a stream of its own: the same seed with label_noise=0 gives the
+    same images with their true labels. Same arguments give identical bytes.
     """
     rng = np.random.default_rng(seed)
-    labels = rng.permutation(np.arange(n) % 7).astype(np.int64)
-    # Expression: per-class action units at a random strength, plus wobble.
+    labels = rng.permutation(np.repeat(np.arange(len(CLASS_NAMES)), class_counts(n, shares))).astype(np.int64)
+    # Expression: the class's action units blended towards its partner's, at a random strength, plus wobble.
+    partner = np.array([rng.choice(_PARTNERS[c]) if _PARTNERS[c] else c for c in labels])
+    blend = (rng.uniform(0, 1, (n, 1)) * _BLEND_MAX[labels][:, None]).astype(np.float32)
+    target = (1 - blend) * _CLASS_AU[labels] + blend * _CLASS_AU[partner]
     r = rng.uniform(*strength, (n, 1)).astype(np.float32)
-    au = _NEUTRAL + r * (_CLASS_AU[labels] - _NEUTRAL)
+    au = _NEUTRAL + r * (target - _NEUTRAL)
     au += rng.normal(0, 1, au.shape).astype(np.float32) * _AU_JITTER
     # Identity, pose and camera: one row of scalars per image.
     ident = np.stack([rng.uniform(lo, hi, n) for lo, hi in _IDENTITY.values()], 1).astype(np.float32)
@@ -84,7 +125,21 @@ def synthetic_faces(n, seed=0, strength=(0.55, 1.0)):
     # from the OS on every operation (3x faster than one big batch).
     for i in range(0, n, 256):
         images[i:i + 256], masks[i:i + 256] = _render(au[i:i + 256], ident[i:i + 256], rng)
-    return images, labels, masks
+    return images, noisy_labels(labels, label_noise, seed), masks
+
+
+def noisy_labels(labels, rate, seed):
+    """A share `rate` of labels flipped: to the class's confusable partner, or (Happy) to any other class."""
+    if not rate:
+        return labels
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])   # a stream apart from the images'
+    flip = np.flatnonzero(rng.random(len(labels)) < rate)
+    out = labels.copy()
+    for i in flip:
+        c = labels[i]
+        others = _PARTNERS[c] or tuple(k for k in range(len(CLASS_NAMES)) if k != c)
+        out[i] = rng.choice(others)
+    return out
 
 
 # Identity, pose and camera ranges (uniform), in pixels unless stated.

@@ -12,15 +12,17 @@ removed.
 
 import argparse
 import os
+import contextlib
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from ferlib import CLASS_NAMES, cli, quiet_tf  # noqa: F401  (quiet_tf: before keras, which imports tensorflow)
 from ferlib.batches import Batches, array_batches
-from ferlib.callbacks import training_callbacks
+from ferlib.callbacks import LAST_WEIGHTS, training_callbacks
 from ferlib.data import UserError, load_fer2013
 from ferlib.fused_bn import portable
 from ferlib.losses import SparseSmoothedCrossentropy, label_accuracy
@@ -64,8 +66,12 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, nam
     p.add_argument("--models-dir", default="models", help="where the model and its record go (default: %(default)s)")
     cli.add_figures_arg(p, "the training curves go")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images (quick runs)")
+    p.add_argument("--restart", action="store_true",
+                   help="discard a half-done run of this name and start over (without it, a half-done run "
+                        "resumes, and one made with other settings is refused)")
     p.add_argument("--dry-run", action="store_true",
-                   help="smoke test: 1 epoch on 2 batches, to check that everything runs")
+                   help="smoke test: 1 epoch on 2 batches, written to a temporary folder, to check that "
+                        "everything runs; models/ and figures/ are not touched")
 
 
 def check_args(args):
@@ -85,6 +91,10 @@ def check_args(args):
     for ok, message in checks:
         if not ok:
             raise UserError(message)
+    if args.dry_run:   # a smoke test must not overwrite a real model or touch a half-done run
+        scratch = tempfile.mkdtemp(prefix="ferkit-dry-run-")
+        args.models_dir, args.figures_dir = os.path.join(scratch, "models"), os.path.join(scratch, "figures")
+        print(f"dry run: writing to {scratch}", file=sys.stderr)
     return args
 
 
@@ -148,7 +158,7 @@ def compile_model(model, args):
 
 
 def fit(model, data, args, extra_callbacks=()):
-    """Train (resuming a half-done run of the same settings); the model ends with its best epoch's weights.
+    """Train (resuming a half-done run of the same settings); the model ends with its last epoch's weights.
 
     Returns the whole run's history (epochs 1-based), the resumed part included.
     """
@@ -158,6 +168,11 @@ def fit(model, data, args, extra_callbacks=()):
           f"images from {data.source}; {args.precision_used}; {epochs} epochs", file=sys.stderr)
     resume_dir = start_or_resume(args)
     monitor = "val_accuracy" if len(data.y_val) else "accuracy"
+    last = os.path.join(resume_dir, LAST_WEIGHTS)
+    if os.path.exists(last):   # killed after its last epoch: evaluate and save, do not retrain
+        print(f"{resume_dir}: training had finished; evaluating and saving", file=sys.stderr)
+        model.load_weights(last)
+        return read_history(resume_dir)
     batches = Batches(data.x_train, data.y_train, args.batch_size, args.seed, args.mixup)
     callbacks = training_callbacks(batches, resume_dir, args, epochs, monitor) + list(extra_callbacks)
     model.fit(batches.dataset, shuffle=False, epochs=epochs, callbacks=callbacks,
@@ -168,14 +183,43 @@ def fit(model, data, args, extra_callbacks=()):
         raise UserError(f"training stopped at a NaN loss; {os.path.join(args.models_dir, args.name)}.keras "
                         "is untouched. Try a lower --lr.")
 
+    return read_history(resume_dir)
+
+
+def read_history(resume_dir):
+    """The run's CSV log, one row per epoch (the last copy of a repeated one), epochs counted from 1."""
     import pandas as pd
     history = pd.read_csv(os.path.join(resume_dir, "history.csv"))
     history = history.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
     history["epoch"] += 1   # 1-based, as people count epochs
-    best = os.path.join(resume_dir, "best.keras")
-    if os.path.exists(best):   # the best-validation epoch's weights are the result
-        model.load_weights(best)
     return history
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(args):
+    """Hold models/<name>.lock while the run trains and saves; a second run of the name is refused.
+
+    The operating system releases the lock when the process ends, killed or not.
+    """
+    os.makedirs(args.models_dir, exist_ok=True)
+    path = os.path.join(args.models_dir, f"{args.name}.lock")
+    with open(path, "a") as f:
+        try:
+            import fcntl
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:   # Windows: no flock; runs are not guarded there
+            pass
+        except BlockingIOError:
+            raise UserError(f"another run named {args.name!r} is training in {args.models_dir} ({path} is "
+                            "locked); wait for it, or pick another --name") from None
+        yield
+
+
+def load_best(model, args):
+    """The best validation epoch's weights into model: they are the run's result."""
+    best = os.path.join(resume_folder(args), "best.keras")
+    if os.path.exists(best):
+        model.load_weights(best)
 
 
 def evaluate(model, data):
@@ -190,12 +234,14 @@ def evaluate(model, data):
     return evaluation
 
 
-def save_run(model, history, evaluation, data, args, t0, script, argv):
+def save_run(model, history, evaluation, last_epoch, data, args, t0, script, argv):
     """Write models/<name>.keras, .history.csv, .json and figures/<name>_history.png; remove the resume folder.
 
+    evaluation is the best epoch's model's (the one saved), last_epoch the last epoch's.
     Returns the run record.
     """
     kind = model.name
+    saved = portable(model)   # stock Keras layers: what the .keras file holds and the report's table shows
     # Images/s of training alone; the first epoch also pays for tracing, so it is skipped when possible.
     train_s = history["train_seconds"].tolist() if "train_seconds" in history else []
     train_s = [s for s in train_s[1:] or train_s if s == s]   # NaN: an epoch logged by an older kit
@@ -204,27 +250,29 @@ def save_run(model, history, evaluation, data, args, t0, script, argv):
     record = {
         "name": args.name, "kind": kind,
         "config": {k: v for k, v in vars(args).items() if k != "precision_used"},
-        "data": {"source": data.source, "rows": data.rows, "train_rows_used": int(len(data.y_train))},
+        "data": {"source": data.source, "rows": data.rows, "train_rows_used": int(len(data.y_train)),
+                 "class_counts": {split: np.bincount(ys[ys >= 0], minlength=len(CLASS_NAMES)).tolist()
+                                  for split, (_, ys) in data.splits.items()}},
         "params": {"total": model.count_params(),
                    "trainable": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
                    "non_trainable": int(sum(np.prod(w.shape) for w in model.non_trainable_weights))},
-        "precision": args.precision_used, "evaluation": evaluation,
+        "precision": args.precision_used, "evaluation": evaluation, "evaluation_last_epoch": last_epoch,
         "epochs": int(history["epoch"].max()), "best_epoch": int(history.loc[history[monitor].idxmax(), "epoch"]),
         "train_seconds": round(float(np.nansum(epoch_s)), 2),
         "seconds_per_epoch": round(float(np.nanmean(epoch_s[1:] or epoch_s)), 2),
         "train_images_per_second": round(len(data.y_train) * len(train_s) / sum(train_s), 1) if train_s else None,
-        "layers": layer_table(model), "augmentation": augmentation_summary(model), "classes": CLASS_NAMES,
+        "layers": layer_table(saved), "augmentation": augmentation_summary(model), "classes": CLASS_NAMES,
     }
     if kind == "dnn":
         record["widths"] = [int(l.units) for l in model.layers if l.name.startswith("dense_")]
 
     base = os.path.join(args.models_dir, args.name)
-    save_model(portable(model), base + ".keras")
+    save_model(saved, base + ".keras")
     with atomic_path(base + ".history.csv") as tmp:
         history.to_csv(tmp, index=False)
     source = "the built-in synthetic faces" if data.source == "synthetic" else os.path.basename(data.source)
     plot_history(history, f"{kind.upper()} ({record['params']['total']:,} parameters) on {source}",
-                 os.path.join(args.figures_dir, f"{args.name}_history.png"))
+                 os.path.join(args.figures_dir, f"{args.name}_history.png"), augmented=bool(record["augmentation"]))
     save_json(finish_record(record, t0, script, argv), base + ".json")
     shutil.rmtree(resume_folder(args), ignore_errors=True)
     acc = ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in evaluation.items())
@@ -247,15 +295,29 @@ def start_or_resume(args):
     the CNN's weight decay, must not slip into a run half done without it.
     """
     resume_dir = resume_folder(args)
-    settings = {k: v for k, v in sorted(vars(args).items()) if k not in ("models_dir", "figures_dir", "precision_used")}
+    ignored = ("models_dir", "figures_dir", "precision_used", "restart")
+    settings = {k: v for k, v in sorted(vars(args).items()) if k not in ignored}
     stamp = os.path.join(resume_dir, "settings.json")
-    if os.path.exists(stamp):
-        saved = load_json(stamp)   # argparse values are JSON's own types
-        saved.update({k: v for k, v in settings.items() if k not in saved and not v})
-        if saved == settings:
-            print(f"resuming from {resume_dir}", file=sys.stderr)
-            return resume_dir
-        print(f"discarding {resume_dir}: it was made with other settings", file=sys.stderr)
+    if os.path.exists(stamp) and not args.restart:
+        try:
+            saved = load_json(stamp)   # argparse values are JSON's own types
+        except ValueError:
+            saved = None
+        if saved is None:
+            print(f"discarding {resume_dir}: its settings file is damaged", file=sys.stderr)
+        else:
+            saved = {k: v for k, v in saved.items() if k not in ignored}
+            saved.update({k: v for k, v in settings.items() if k not in saved and not v})
+            if saved == settings:
+                print(f"resuming from {resume_dir}", file=sys.stderr)
+                return resume_dir
+            changed = ", ".join(f"--{k.replace('_', '-')} {saved.get(k)} -> {v}" for k, v in settings.items()
+                                if saved.get(k) != v)
+            raise UserError(f"{resume_dir} holds a half-done run with other settings ({changed}); run the "
+                            "same command as before to resume it, or add --restart to discard it")
+    elif os.path.exists(resume_dir):
+        print(f"discarding {resume_dir}" + (" (--restart)" if args.restart else ": it has no settings file"),
+              file=sys.stderr)
     shutil.rmtree(resume_dir, ignore_errors=True)
     os.makedirs(resume_dir)
     save_json(settings, stamp)
@@ -265,29 +327,50 @@ def start_or_resume(args):
 # ---------------------------------------------------------------- record and curves
 
 def layer_table(model):
-    """[(name, type, output shape, params)] for the report's architecture table."""
+    """[(name, type, output shape, params, detail)] for the report's architecture table.
+
+    detail: kernel size and activation of a conv layer, units and activation of
+    a dense one, a dropout layer's rate, the augmentation's steps.
+    """
     rows = []
     for layer in model.layers:
         if layer.__class__.__name__ == "InputLayer":
             continue
+        c = layer.get_config()
+        if "kernel_size" in c:
+            detail = f"{'x'.join(map(str, c['kernel_size']))}, {c['activation']}"
+        elif "units" in c:
+            detail = c["activation"]
+        elif "rate" in c:
+            detail = f"rate {c['rate']}"
+        elif layer.name == "augment":
+            detail = augmentation_summary(model)
+        else:
+            detail = ""
         shape = tuple(layer.output.shape)[1:]
-        rows.append([layer.name, layer.__class__.__name__, "x".join(str(s) for s in shape), int(layer.count_params())])
+        rows.append([layer.name, layer.__class__.__name__, "x".join(str(s) for s in shape),
+                     int(layer.count_params()), detail])
     return rows
 
 
-def plot_history(history, title, dest):
+def plot_history(history, title, dest, augmented):
+    """Loss and accuracy per epoch, the best validation epoch marked; page width."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, metric, label in ((axes[0], "loss", "loss (cross-entropy)"), (axes[1], "accuracy", "accuracy")):
-        ax.plot(history["epoch"], history[metric], label="train", marker="o" if len(history) < 15 else None)
+    fig, axes = plt.subplots(1, 2, figsize=(6.5, 2.6))
+    train_label = "train (augmented, dropout on)" if augmented else "train (dropout on)"
+    monitor = "val_accuracy" if "val_accuracy" in history else "accuracy"
+    best = int(history.loc[history[monitor].idxmax(), "epoch"])
+    marker = "o" if len(history) < 15 else None
+    for ax, metric, label in ((axes[0], "loss", "cross-entropy loss"), (axes[1], "accuracy", "accuracy")):
+        ax.plot(history["epoch"], history[metric], label=train_label, marker=marker, ms=3)
         if f"val_{metric}" in history:
-            ax.plot(history["epoch"], history[f"val_{metric}"], label="validation",
-                    marker="o" if len(history) < 15 else None)
+            ax.plot(history["epoch"], history[f"val_{metric}"], label="validation", marker=marker, ms=3)
+        ax.axvline(best, color="gray", ls="--", lw=0.8, label=f"best epoch ({best})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend()
     axes[1].set_ylim(0, 1)
+    axes[1].legend(loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
     save_figure(fig, dest)

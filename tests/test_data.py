@@ -156,8 +156,11 @@ BAD_INPUTS = {
     "range": ("label,feature\n3," + PIX + "\n2," + PIX[:-3] + "300\n", "out of range"),
     "label": ("label,feature\n3," + PIX + "\n9," + PIX + "\n", "label 9 is not a class"),
     "no_rows": ("emotion,pixels,Usage\n", "no data rows"),
+    # Numbers past 32 bits are read whole, never wrapped (4294967299 = 2**32 + 3, which int32 reads as 3).
+    "huge_label": ("label,feature\n3," + PIX + "\n4294967299," + PIX + "\n", "label 4294967299 is not a class"),
+    "huge_pixel": ("label,feature\n3," + PIX[:-1] + "4294967301\n", "pixel 4294967301 is out of range"),
 }
-LINE = {"count": 2, "nonint": 2, "range": 3, "label": 3, "header": 1, "empty": 1}
+LINE = {"count": 2, "nonint": 2, "range": 3, "label": 3, "header": 1, "empty": 1, "huge_label": 3, "huge_pixel": 2}
 
 
 def test_bad_inputs_give_one_line_error_and_exit_2(tmp_path):
@@ -207,3 +210,12 @@ def test_default_lookup_falls_back_to_synthetic(tmp_path, monkeypatch, capsys):
     x, y, _ = synthetic_faces(30, seed=2)
     write_csv(str(tmp_path / "data" / "train.csv"), x, y, "train")
     assert load_fer2013().source == "data/train.csv"
+
+
+def test_long_ids_pass_through_whole(tmp_path, faces):
+    x, _ = faces
+    ids = np.array([99999999999, 5, 4294967301] + list(range(10, 77)), np.int64)
+    path = str(tmp_path / "test.csv")
+    write_csv(path, x, form="test", ids=ids)
+    d = load_fer2013(path)
+    np.testing.assert_array_equal(d.ids, ids)

@@ -1,10 +1,15 @@
-"""make_report.py: every number in report.md is one a run recorded; gaps say which command fills them."""
+"""make_report.py: every number in report.md is one a run recorded; gaps say which command fills them;
+both languages say everything; the figures fit a printed page."""
 
+import glob
+import json
 import os
 import re
 import shutil
 
 import numpy as np
+import pytest
+from PIL import Image
 
 import confusion
 import filter_viz
@@ -12,37 +17,97 @@ import make_report
 import saliency
 
 
-def _analyse(trained):
+@pytest.fixture(scope="module")
+def analysed(trained):
     model = str(trained["models"] / "cnn.keras")
     figs = ["--figures-dir", str(trained["figures"]), "--data", "synthetic"]
     confusion.main(["--model", model] + figs)
     saliency.main(["--model", model, "--mean-limit", "140"] + figs)
-    filter_viz.main(["--model", model, "--steps", "10", "--filters", "0", "1", "2", "3", "--image", "0"] + figs)
+    filter_viz.main(["--model", model, "--steps", "10", "--image", "0"] + figs)
+    return trained
 
 
-def test_report_numbers_come_from_the_records_and_links_resolve(trained, tmp_path):
-    _analyse(trained)
+def test_report_numbers_come_from_the_records_and_links_resolve(analysed, tmp_path):
+    trained = analysed
     out = tmp_path / "report.md"
     text = make_report.main(["--models-dir", str(trained["models"]), "--figures-dir", str(trained["figures"]),
-                             "--out", str(out)])
+                             "--out", str(out), "--collaborators", "B01 Lin"])
     assert out.read_text() == text
     assert "built-in synthetic faces" in text.splitlines()[2]
+    words = make_report.SPLIT_WORDS["en"]
     for kind in ("cnn", "dnn"):
         for split, e in trained[kind]["evaluation"].items():
-            assert f"| {split} | {e['accuracy']:.4f} |" in text
+            lo, hi = make_report.wilson(e["accuracy"], e["n"])
+            assert f"| {words[split]} | {e['accuracy']:.4f} [{lo:.3f}, {hi:.3f}] |" in text
     assert f"{trained['cnn']['params']['total']:,}" in text and f"{trained['dnn']['params']['total']:,}" in text
     gap = 100 * (trained["cnn"]["evaluation"]["val"]["accuracy"] - trained["dnn"]["evaluation"]["val"]["accuracy"])
     assert f"{gap:.1f} points below" in text
-    import json
     conf = json.loads((trained["models"] / "cnn.confusion.json").read_text())
-    assert conf["sentence"] in text and f"{conf['accuracy_plain']:.4f}" in text
+    assert conf["sentence"] in text and f"{conf['accuracy_plain']:.4f}" in text and conf["split"] == "test"
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(links) >= 7
+    assert len(links) >= 8
     for link in links:
         assert (out.parent / link).exists(), link
     for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## Provenance"):
         assert heading in text
+    assert text.count("**Collaborators:** B01 Lin") == 5
+    assert text.count("*Numbers from `") == 5 and "cnn.saliency.json" in text
     assert "train_cnn.py" in text and trained["cnn"]["environment"]["tensorflow"] in text
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", text)   # no date: regenerating unchanged runs changes nothing
+
+
+def test_html_report_embeds_every_figure_and_prints_alone(analysed, tmp_path):
+    trained = analysed
+    out = tmp_path / "report.md"
+    text = make_report.main(["--models-dir", str(trained["models"]), "--figures-dir", str(trained["figures"]),
+                             "--out", str(out)])
+    page = (tmp_path / "report.html").read_text()
+    sources = re.findall(r'<img[^>]*src="([^"]+)"', page)
+    assert len(sources) == len(re.findall(r"!\[", text)) >= 8
+    assert all(s.startswith("data:image/png;base64,") for s in sources)   # one file, nothing to fetch
+    assert page.count("<table>") >= 6
+    assert "<h2>3. Which expressions are confused" in page and "@page" in page
+
+
+def test_a_model_that_did_not_learn_is_reported_as_such_and_no_conclusion_is_drawn(analysed, tmp_path):
+    trained = analysed
+    models = tmp_path / "models"
+    shutil.copytree(trained["models"], models)
+    dnn = json.loads((models / "dnn.json").read_text())
+    majority = max(dnn["data"]["class_counts"]["val"]) / sum(dnn["data"]["class_counts"]["val"])
+    dnn["evaluation"]["val"]["accuracy"] = majority          # what a model that always answers Happy scores
+    dnn["evaluation"]["train"]["loss"] = 1.90
+    (models / "dnn.json").write_text(json.dumps(dnn))
+    assert not make_report.learned(dnn) and make_report.learned(trained["cnn"])
+    text = make_report.main(["--models-dir", str(models), "--figures-dir", str(trained["figures"]),
+                             "--out", str(tmp_path / "r.md")])
+    assert "**The DNN did not learn:**" in text and "what convolution buys" not in text
+    zh = make_report.main(["--models-dir", str(models), "--figures-dir", str(trained["figures"]),
+                           "--out", str(tmp_path / "z.md"), "--lang", "zh-TW"])
+    assert "**DNN 沒有學起來：**" in zh and "差距來自卷積本身" not in zh
+
+
+def test_both_languages_have_the_same_keys_and_zh_tw_has_no_english_sentence(analysed, tmp_path):
+    trained = analysed
+    en, zh = make_report.TEXT["en"], make_report.TEXT["zh-TW"]
+    assert set(en) == set(zh)
+    assert all(type(en[k]) is type(zh[k]) for k in en)
+    text = make_report.main(["--models-dir", str(trained["models"]), "--figures-dir", str(trained["figures"]),
+                             "--out", str(tmp_path / "zh.md"), "--lang", "zh-TW"])
+    prose = re.sub(r"`[^`]*`", "", text)                              # code: commands, layer names, paths
+    prose = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", prose)                # figure links (their alt text)
+    prose = re.sub(r"^\| `.*$", "", prose, flags=re.M)                # layer-table rows: Keras' names
+    prose = re.sub(r"^  - .*$", "", prose, flags=re.M)                # provenance: the commands run
+    names = r"(?:Adam|SGD|Nesterov|AdamW|ReLU|softmax|Flatten|batch norm(?:alization)?|max pooling|dropout|" \
+            r"batch size|weight decay|decoupled|label smoothing|mixup|cosine|Wilson|Grad-CAM|SmoothGrad|Adebayo|" \
+            r"precision|recall|macro-F1|F1|TTA|epoch|train|mirror, shift|Python|TensorFlow|Keras|NumPy|" \
+            r"scikit-learn|AMD EPYC|git commit|saliency map|Saliency map|vanilla|smoothgrad|gradcam|" \
+            r"mixed_bfloat16|mixed_float16|float32|make report|data/README\.md|synthetic|cores?|Dense|Conv2D|" \
+            r"Dropout|MaxPooling2D|Sequential|Rescaling|Activation|BatchNormalization)"
+    leftover = re.sub(names, "", prose)
+    english = re.findall(r"[A-Za-z]{3,}(?:[\s,]+[A-Za-z]{3,}){2,}", leftover)   # three English words in a row
+    assert not english, english[:5]
+    assert "合作者" in text and "測試集" in text and "生氣" in text
 
 
 def test_missing_runs_give_the_command_not_a_crash(trained, tmp_path):
@@ -58,17 +123,20 @@ def test_missing_runs_give_the_command_not_a_crash(trained, tmp_path):
     assert empty.count("python ") >= 5 and os.path.exists(tmp_path / "e.md")
 
 
-def test_training_sentence_states_the_runs_own_recipe():
+def test_recipe_sentence_states_the_runs_own_recipe():
     rec = {"epochs": 3, "best_epoch": 2, "precision": "float32", "train_seconds": 9.0,
            "train_images_per_second": 100.0, "seconds_per_epoch": 3.0, "augmentation": "mirror, shift 0.1",
-           "config": {"batch_size": 64, "lr": 0.01, "optimizer": "sgd", "weight_decay": 0.1,
+           "layers": [["dropout_1", "Dropout", "7", 0, "rate 0.5"]],
+           "config": {"batch_size": 64, "lr": 0.01, "optimizer": "sgd", "weight_decay": 0.1, "dropout_warmup": 5,
                       "label_smoothing": 0.0, "mixup": 0.2, "augment": True}}
-    text = make_report.training_text(make_report.TEXT["en"], rec)
-    assert "SGD (Nesterov momentum 0.9) at peak learning rate 0.01" in text and "weight decay 0.1," in text
-    assert "mixup 0.2, augmentation on (mirror, shift 0.1)" in text
+    text = make_report.recipe(make_report.TEXT["en"], rec)
+    assert "SGD with Nesterov momentum 0.9 at a peak learning rate of 0.01" in text
+    assert "decoupled weight decay 0.1 (as in AdamW), mixup 0.2; augmentation: mirror, shift 0.1" in text
+    assert "label smoothing" not in text and "warmed up over the first 5 epochs" in text
     rec["config"].update(optimizer="adam", augment=False)
-    text = make_report.training_text(make_report.TEXT["zh-TW"], rec)
-    assert "Adam 最高學習率 0.01" in text and "資料增強 關閉" in text
+    rec["layers"] = []
+    text = make_report.recipe(make_report.TEXT["zh-TW"], rec)
+    assert "Adam，最高學習率 0.01" in text and "資料增強：無" in text and "dropout" not in text
 
 
 def test_a_model_that_confuses_nothing_is_reported_as_such_not_as_zero_percent_pairs(tmp_path):
@@ -76,10 +144,26 @@ def test_a_model_that_confuses_nothing_is_reported_as_such_not_as_zero_percent_p
     perfect = {**confusion.confusion_report(y, y), "figure": str(tmp_path / "c.png"), "split": "val", "n": len(y),
                "accuracy_plain": 1.0, "accuracy_tta": 1.0}
     assert perfect["most_confused"] == [] and perfect["sentence"] == "none"
-    text = "\n".join(make_report.confusion_section(make_report.TEXT["en"], perfect, str(tmp_path)))
-    assert "No image of the val split is misclassified" in text and "0%" not in text and "worst" not in text
+    text = "\n".join(make_report.confusion_section(make_report.TEXT["en"], "en", perfect, None, str(tmp_path)))
+    assert "No face of the validation split is misclassified" in text and "0%" not in text
     wrong = y.copy()
     wrong[0] = 4   # one Angry face called Sad
     rep = confusion.confusion_report(y, wrong)
     assert [(p["true"], p["predicted"], p["count"]) for p in rep["most_confused"]] == [("Angry", "Sad", 1)]
     assert rep["sentence"] == "Angry -> Sad 33%"
+
+
+def test_every_figure_fits_a_printed_page(analysed, tmp_path):
+    trained = analysed
+    make_report.main(["--models-dir", str(trained["models"]), "--figures-dir", str(trained["figures"]),
+                      "--out", str(tmp_path / "r.md")])
+    figures = glob.glob(str(trained["figures"] / "*.png"))
+    names = {os.path.basename(f) for f in figures}
+    assert {"cnn_history.png", "dnn_history.png", "cnn_confusion.png", "cnn_saliency.png", "cnn_saliency_mean.png",
+            "cnn_filters_conv2d_6.png", "cnn_activations_conv2d_6.png", "cnn_dnn_accuracy.png"} <= names
+    for path in figures:
+        with Image.open(path) as im:
+            dpi = im.info["dpi"][0]
+            assert dpi >= 199, (path, dpi)                                       # 200 dpi, stored rounded
+            assert im.width / dpi <= 6.5 + 0.05, (path, im.width / dpi)           # at most 6.5 inches wide
+            assert float(im.info["Smallest font (pt)"]) >= 8, (path, im.info)     # readable when printed

@@ -27,6 +27,36 @@ def test_balanced_classes_and_masks_on_the_face():
     assert m[:, :3].sum() + m[:, -3:].sum() < 0.01 * m.sum()
 
 
+def test_built_in_set_follows_fer2013_shares_with_a_floor_and_states_its_label_noise():
+    from ferlib.data import SYNTHETIC_LABEL_NOISE
+    from ferlib.synthetic import FER2013_SHARES, SHARE_FLOOR, fer2013_shares
+    d = load_synthetic()
+    shares = fer2013_shares()
+    assert shares.sum() == pytest.approx(1) and shares.min() == pytest.approx(SHARE_FLOOR)
+    assert np.argmax(shares) == 3 and np.argmin(shares) == 1                 # Happy most, Disgust least
+    above = FER2013_SHARES >= SHARE_FLOOR                                    # the others keep their proportions
+    np.testing.assert_allclose(shares[above] / shares[above].sum(), FER2013_SHARES[above] / FER2013_SHARES[above].sum())
+    for split, (x, y) in d.splits.items():
+        clean = d.clean_labels[split]
+        counts = np.bincount(clean, minlength=7)
+        np.testing.assert_allclose(counts / len(clean), shares, atol=1.5 / len(clean))
+        if split != "train":
+            assert counts.min() >= 40, (split, counts)
+        flipped = y != clean
+        assert abs(flipped.mean() - SYNTHETIC_LABEL_NOISE) < 0.025, (split, flipped.mean())
+        # A flipped label goes to the class's confusable partner (Happy, which has none: anywhere).
+        partners = {0: {1}, 1: {0}, 2: {5, 4}, 4: {6}, 5: {2}, 6: {4}}
+        for true, noisy in zip(clean[flipped], y[flipped]):
+            assert noisy in partners.get(true, set(range(7)) - {3}), (true, noisy)
+
+
+def test_label_noise_changes_labels_only():
+    a = synthetic_faces(300, seed=4, label_noise=0.0)
+    b = synthetic_faces(300, seed=4, label_noise=0.2)
+    assert a[0].tobytes() == b[0].tobytes() and a[2].tobytes() == b[2].tobytes()
+    assert 0.12 < (a[1] != b[1]).mean() < 0.28
+
+
 @pytest.fixture(scope="module")
 def synthetic():
     return load_synthetic()
@@ -43,10 +73,11 @@ def test_no_trivial_cue_raw_pixels_are_not_linearly_separable(synthetic):
     x_va, y_va = synthetic.split("val")
     flat = lambda x: x.reshape(len(x), -1) / 255.0  # noqa: E731
     acc = _fit_score(flat(x_tr), y_tr, flat(x_va), y_va)
-    assert acc < 0.6, acc
-    # mean brightness alone says nothing about the class
+    assert acc < 0.6, acc   # the CNN of `make report` reaches 0.77-0.79 (docs/synthetic_calibration.md)
+    # mean brightness alone says nothing about the class: no better than always answering the majority class
+    majority = np.bincount(y_va).max() / len(y_va)
     bright = lambda x: x.reshape(len(x), -1).mean(1, keepdims=True) / 255.0  # noqa: E731
-    assert _fit_score(bright(x_tr), y_tr, bright(x_va), y_va) < 0.25
+    assert _fit_score(bright(x_tr), y_tr, bright(x_va), y_va) < majority + 0.02
 
 
 def test_classes_separable_from_the_expression_pixels(synthetic):

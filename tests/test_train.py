@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 import train_cnn
 import train_dnn
+from conftest import run_script
 from ferlib.data import UserError, write_csv
 from ferlib.synthetic import synthetic_faces
 
@@ -73,7 +75,10 @@ def test_a_run_interrupted_under_an_older_kit_resumes_after_an_upgrade_that_adde
         train_dnn.main(_args(tmp_path, "old", "--epochs", "2"), callbacks=[KillAfter(1)])
     assert "resuming from" in capsys.readouterr().err
     stamp.write_text(json.dumps(settings))
-    train_dnn.main(_args(tmp_path, "old", "--epochs", "2", "--weight-decay", "0.1"))   # on: another run
+    with pytest.raises(UserError, match=r"half-done run with other settings \(--weight-decay None -> 0.1\).*--restart"):
+        train_dnn.main(_args(tmp_path, "old", "--epochs", "2", "--weight-decay", "0.1"))   # on: another run
+    assert (tmp_path / "models" / "old.resume" / "history.csv").exists()                # nothing deleted
+    train_dnn.main(_args(tmp_path, "old", "--epochs", "2", "--weight-decay", "0.1", "--restart"))
     assert "discarding" in capsys.readouterr().err
 
 
@@ -208,3 +213,80 @@ def test_unlabelled_test_file_is_refused_for_training(tmp_path):
     write_csv(path, x, form="test")
     with pytest.raises(UserError, match="no labels"):
         train_cnn.main(["--data", path, "--dry-run", "--models-dir", str(tmp_path)])
+
+
+class KillAtTrainEnd(keras.callbacks.Callback):
+    """Dies after the last epoch, once Keras' BackupAndRestore has removed its state."""
+    def on_train_end(self, logs=None):
+        raise Killed()
+
+
+class BatchesSeen(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.n += 1
+
+
+def test_a_run_killed_after_its_last_epoch_is_saved_by_the_rerun_not_retrained(tmp_path):
+    with pytest.raises(Killed):
+        train_dnn.main(_args(tmp_path, "late", "--epochs", "2"), callbacks=[KillAtTrainEnd()])
+    assert not (tmp_path / "models" / "late.keras").exists()
+    seen = BatchesSeen()
+    rec = train_dnn.main(_args(tmp_path, "late", "--epochs", "2"), callbacks=[seen])
+    assert seen.n == 0 and rec["epochs"] == 2                      # evaluated and saved, not trained again
+    whole = train_dnn.main(_args(tmp_path, "whole", "--epochs", "2"))
+    a = keras.saving.load_model(tmp_path / "models" / "late.keras").get_weights()
+    b = keras.saving.load_model(tmp_path / "models" / "whole.keras").get_weights()
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
+
+
+def _tree_digest(root):
+    import hashlib
+    out = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            out[os.path.relpath(path, root)] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    return out
+
+
+def test_a_dry_run_touches_no_model_figure_or_resume_folder(tmp_path, monkeypatch):
+    with pytest.raises(Killed):   # a half-done run and a finished one, as a user has them
+        train_dnn.main(_args(tmp_path, "dnn", "--epochs", "2"), callbacks=[KillAfter(0)])
+    train_dnn.main(_args(tmp_path, "done", "--epochs", "1"))
+    before = _tree_digest(tmp_path)
+    monkeypatch.chdir(tmp_path)   # the default models/ and figures/ are here too
+    rec = train_dnn.main(["--data", "synthetic", "--dry-run", "--name", "dnn"])
+    rec2 = train_dnn.main(_args(tmp_path, "dnn", "--dry-run", "--batch-size", "32"))
+    assert _tree_digest(tmp_path) == before
+    assert rec["epochs"] == rec2["epochs"] == 1
+
+
+def test_a_second_run_of_the_same_name_is_refused_in_one_line(tmp_path):
+    import fcntl
+    models = tmp_path / "models"
+    models.mkdir()
+    with open(models / "cnn.lock", "a") as held:   # a run of that name is training
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        r = run_script("train_dnn.py", *_args(tmp_path, "cnn", "--epochs", "1"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    errors = [l for l in r.stderr.splitlines() if "error:" in l]
+    assert len(errors) == 1 and "another run named 'cnn' is training" in errors[0], r.stderr[-800:]
+    train_dnn.main(_args(tmp_path, "cnn", "--epochs", "1"))   # released (here: closed) -> runs
+
+
+@pytest.mark.parametrize("flags,words", [(["--lr", "-1"], "--lr must be above 0"),
+                                         (["--weight-decay", "-1"], "--weight-decay must be 0 or more"),
+                                         (["--label-smoothing", "5"], "--label-smoothing takes a share"),
+                                         (["--limit", "0"], "--limit must be at least 1"),
+                                         (["--limit", "-1"], "--limit must be at least 1"),
+                                         (["--dropout", "1.5"], "--dropout takes a rate"),
+                                         (["--depth", "0"], "--depth must be at least 1")])
+def test_flags_out_of_range_are_refused_before_anything_runs(tmp_path, flags, words):
+    with pytest.raises(UserError, match=re.escape(words)):
+        train_dnn.main(_args(tmp_path, "dnn") + flags)
+    assert not (tmp_path / "models").exists()
