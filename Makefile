@@ -2,7 +2,8 @@
 #   make test     install into .venv (first time only) and run the tests
 #   make report   install, train both models, run the analyses, write report.md
 # Steps whose inputs did not change are reused; FORCE=1 redoes them all.
-# Real data: put data/fer2013.csv in place (see data/README.md for every form); EPOCHS=30 etc. override.
+# Real data: put data/fer2013.csv in place (see data/README.md for every form); EPOCHS=30 etc. override;
+# COLLABORATORS="..." fills each question's Collaborators line.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -64,8 +65,10 @@ models/cnn.saliency.json: saliency.py models/cnn.json
 models/cnn.filters.json: filter_viz.py models/cnn.json
 	$(PY) filter_viz.py --steps $(STEPS) --image 0
 
+# report.html beside each .md: the file to hand in (figures embedded; print it to PDF from a browser).
 report.md: make_report.py models/cnn.json models/dnn.json models/cnn.confusion.json models/cnn.saliency.json models/cnn.filters.json
-	$(PY) make_report.py
+	$(PY) make_report.py --collaborators "$(COLLABORATORS)"
+	$(PY) make_report.py --lang zh-TW --out report.zh-TW.md --collaborators "$(COLLABORATORS)"
 
 clean:
 	find models -mindepth 1 ! -name README.md -exec rm -rf {} +; rm -rf .pytest_cache

@@ -16,15 +16,44 @@ from ferlib.data import load_synthetic
 from ferlib.models import load_model, predict_probs
 
 
+# Measured on the quick models (conftest's QUICK_CNN / QUICK_DNN), seeds 0 and 1: see each test.
+CNN_BAR = 0.65          # CNN val/test accuracy: measured 0.797 / 0.767 and 0.804 / 0.783; shuffled weights 0.15
+GAP_BAR = 0.15          # CNN over DNN, validation: measured 0.42 and 0.40 (DNN 0.373, 0.409)
+
+
+def shuffled(model, seed=0):
+    """The model with each weight tensor's entries permuted: the same values, no learned structure."""
+    import keras
+    broken = keras.models.clone_model(model)
+    rng = np.random.default_rng(seed)
+    broken.set_weights([rng.permutation(w.ravel()).reshape(w.shape) for w in model.get_weights()])
+    return broken
+
+
+def accuracy(model, x, y):
+    return float(np.mean(predict_probs(model, x).argmax(1) == y))
+
+
 def test_cnn_learns_the_synthetic_faces_and_beats_the_equal_size_dnn(trained):
     cnn, dnn = trained["cnn"]["evaluation"], trained["dnn"]["evaluation"]
-    # Chance is 1/7. Measured: val 0.994 and 0.996, test 0.991 and 0.987
-    # (seeds 0, 1), the DNN 0.15-0.39.
-    assert cnn["val"]["accuracy"] >= 0.9, cnn
-    assert cnn["test"]["accuracy"] >= 0.9, cnn
-    # The report's finding: at equal parameters, convolution wins by far.
-    assert dnn["val"]["accuracy"] <= cnn["val"]["accuracy"] - 0.3, (cnn, dnn)
+    assert cnn["val"]["accuracy"] >= CNN_BAR, cnn
+    assert cnn["test"]["accuracy"] >= CNN_BAR, cnn
+    # The DNN learns (above always answering the majority class) ...
+    y_val = load_synthetic().split("val")[1]
+    majority = np.bincount(y_val).max() / len(y_val)
+    assert dnn["val"]["accuracy"] >= majority + 0.05, (dnn, majority)
+    # ... and the report's finding holds: at equal parameters, convolution wins by far.
+    assert dnn["val"]["accuracy"] <= cnn["val"]["accuracy"] - GAP_BAR, (cnn, dnn)
     assert abs(trained["dnn"]["params"]["total"] - trained["cnn"]["params"]["total"]) <= 1697
+
+
+def test_the_learning_and_saliency_checks_fail_on_a_model_with_shuffled_weights(trained, val_faces):
+    # The same checks as the two tests around this one, on a broken model: each must fail.
+    x, y, mask = val_faces
+    broken = shuffled(load_model(_cnn(trained)))
+    assert accuracy(broken, x, y) < CNN_BAR
+    ratio = expression_ratio(broken, x, y, mask, "vanilla", only_right=False)
+    assert not ratio >= SALIENCY_BARS["vanilla"], ratio   # measured 1.35 (NaN maps fail it too)
 
 
 def _cnn(trained):
@@ -32,7 +61,8 @@ def _cnn(trained):
 
 
 def test_confusion_rows_sum_to_class_counts_and_accuracy_matches_evaluate(trained):
-    rep = confusion.main(["--model", _cnn(trained), "--data", "synthetic", "--figures-dir", str(trained["figures"])])
+    rep = confusion.main(["--model", _cnn(trained), "--data", "synthetic", "--split", "val",
+                          "--figures-dir", str(trained["figures"])])
     x, y = load_synthetic().split("val")
     counts = np.array(rep["counts"])
     np.testing.assert_array_equal(counts.sum(1), np.bincount(y, minlength=7))
@@ -56,7 +86,8 @@ def test_predict_writes_one_row_per_id_and_agrees_with_confusion(trained, tmp_pa
     assert rows[0] == ["id", "label"] and len(rows) == 701
     assert [int(r[0]) for r in rows[1:]] == list(range(700))
     assert {int(r[1]) for r in rows[1:]} <= set(range(7))
-    rep = confusion.main(["--model", _cnn(trained), "--data", "synthetic", "--figures-dir", str(tmp_path)])
+    rep = confusion.main(["--model", _cnn(trained), "--data", "synthetic", "--split", "val",
+                          "--figures-dir", str(tmp_path)])
     assert res["accuracy"] == pytest.approx(rep["accuracy"])
 
 
@@ -85,44 +116,52 @@ def val_faces():
     return x[:280], y[:280], d.masks["val"][:280]
 
 
-# Grad-CAM works at the last conv layer's 12x12 resolution, so each of its
-# cells spreads over 4x4 pixels and it cannot be as sharp as a pixel gradient:
-# measured 2.8x and 3.4x (quick models of seeds 0, 1) against 6.6x and 5.9x
-# for vanilla. A map blind to the expression scores 1.0.
-@pytest.mark.parametrize("method,bar", [("vanilla", 3.0), ("smoothgrad", 2.0), ("gradcam", 2.0)])
-def test_saliency_lands_on_the_expression_pixels(trained, val_faces, method, bar):
-    x, y, mask = val_faces
-    model = load_model(_cnn(trained))
-    right = predict_probs(model, x).argmax(1) == y     # explaining a wrong answer shows nothing
-    maps = saliency.saliency_maps(model, x, y, method)[right]
-    mask = mask[right]
+def expression_ratio(model, x, y, mask, method, only_right=True):
+    """Mean saliency per expression pixel over mean saliency per other pixel (1.0: blind to the expression)."""
+    keep = predict_probs(model, x).argmax(1) == y if only_right else np.ones(len(y), bool)
+    maps, mask = saliency.saliency_maps(model, x[keep], y[keep], method), mask[keep]
     inside = (maps * mask).sum((1, 2)) / mask.sum((1, 2))
     outside = (maps * ~mask).sum((1, 2)) / (~mask).sum((1, 2))
-    assert inside.mean() >= bar * outside.mean(), (inside.mean(), outside.mean())
+    return float(inside.mean() / outside.mean())
+
+
+# Grad-CAM works at the last conv layer's 12x12 resolution, so each of its
+# cells spreads over 4x4 pixels and it cannot be as sharp as a pixel gradient.
+# Measured (quick models, seeds 0 and 1): vanilla 7.13 and 7.24, SmoothGrad 4.15 and 4.42,
+# Grad-CAM 2.35 and 2.06; the model with shuffled weights: 1.35 (vanilla, all faces).
+SALIENCY_BARS = {"vanilla": 3.0, "smoothgrad": 2.0, "gradcam": 1.5}
+
+
+@pytest.mark.parametrize("method", sorted(SALIENCY_BARS))
+def test_saliency_lands_on_the_expression_pixels(trained, val_faces, method):
+    x, y, mask = val_faces
+    # Only correctly classified faces: explaining a wrong answer shows nothing.
+    ratio = expression_ratio(load_model(_cnn(trained)), x, y, mask, method)
+    assert ratio >= SALIENCY_BARS[method], ratio
 
 
 def test_saliency_changes_when_the_weights_are_randomised(trained, val_faces):
-    # Adebayo et al.'s sanity check: a map that survives randomising the model explains nothing.
+    # Adebayo et al.'s sanity check, as saliency.py runs it for the report: a map that survives
+    # randomising the model explains nothing.
     x, y, _ = val_faces
     model = load_model(_cnn(trained))
     a = saliency.saliency_maps(model, x[:20], y[:20], "vanilla")
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        if layer.trainable_weights:
-            layer.set_weights([rng.normal(0, 0.05, w.shape).astype(w.dtype) if w.ndim > 1 else w
-                               for w in layer.get_weights()])
-    b = saliency.saliency_maps(model, x[:20], y[:20], "vanilla")
-    rho = np.mean([spearmanr(u.ravel(), v.ravel())[0] for u, v in zip(a, b)])
+    b = saliency.saliency_maps(saliency.randomised(model), x[:20], y[:20], "vanilla")
+    rho = saliency.rank_correlation(a, b)
+    assert rho == pytest.approx(np.mean([spearmanr(u.ravel(), v.ravel())[0] for u, v in zip(a, b)]), abs=1e-3)
     assert rho < 0.5, rho
+    assert saliency.rank_correlation(a, a) == pytest.approx(1.0)
 
 
-def test_saliency_script_writes_figures_and_the_observation(trained):
+def test_saliency_script_writes_figures_and_the_statistics(trained):
     rec = saliency.main(["--model", _cnn(trained), "--data", "synthetic", "--figures-dir", str(trained["figures"]),
                          "--mean-limit", "140"])
-    assert rec["methods"] == ["vanilla", "smoothgrad", "gradcam"]
-    assert len(rec["indices"]) == 7
+    assert rec["methods"] == ["vanilla", "smoothgrad", "gradcam"] and rec["split"] == "test"
+    assert rec["gradcam_layer"] == "conv2d_9"
+    assert len(rec["indices"]) == 8                       # one right face per class and one wrong one
     assert rec["per_method"]["vanilla"]["inside_outside_ratio"] >= 2
-    assert "expression pixels" in rec["observation"]
+    assert rec["randomisation_rank_correlation"] < 0.5
+    assert set(rec["per_method"]["vanilla"]["bands"]) == {"brows and eyes", "nose", "mouth"}
     assert os.path.getsize(rec["figure"]) > 20_000 and os.path.getsize(rec["figure_mean"]) > 5_000
 
 
@@ -134,9 +173,9 @@ def test_filter_ascent_raises_activations_and_batching_changes_nothing(trained):
     live = np.maximum(start, final) > filter_viz.DEAD
     assert live.sum() >= 32
     gain = final[live] / np.maximum(start[live], 1e-3)
-    # Measured 0.86 and 0.95 of live filters (quick models of seeds 0, 1). The
+    # Measured 0.95 and 0.89 of live filters (quick models of seeds 0, 1). The
     # filters short of 10x fire on flat gray: their start is near the most any
-    # image gets out of them (with a +-20 start noise they were 0.25 of them).
+    # image gets out of them.
     assert (gain >= 10).mean() >= 0.8, np.sort(gain)
     # Two filters batched together == each run alone, same seed, over 5 steps:
     # a bug that mixed images would show at once, while over 30 steps rounding
@@ -163,6 +202,10 @@ def test_analysis_user_errors_are_one_line_exit_2(trained, tmp_path):
         (["saliency.py", "--model", dnn, "--method", "gradcam", "--data", "synthetic"], "Grad-CAM needs a conv layer"),
         (["filter_viz.py", "--model", _cnn(trained), "--layer", "conv2d_99"], "conv2d_1, conv2d_2"),
         (["confusion.py", "--model", str(tmp_path / "nope.keras")], "no such model file"),
+        # Checked before the ascent: nothing is computed or written first.
+        (["filter_viz.py", "--model", _cnn(trained), "--image", "99999", "--data", "synthetic",
+          "--figures-dir", str(tmp_path / "figs")], "--image 99999: the test split has 700 faces"),
+        (["saliency.py", "--model", _cnn(trained), "--mean-limit", "0"], "--mean-limit must be at least 1"),
     ]
     for argv, words in cases:
         r = run_script(*argv)
@@ -170,3 +213,16 @@ def test_analysis_user_errors_are_one_line_exit_2(trained, tmp_path):
         assert "Traceback" not in r.stderr
         errors = [l for l in r.stderr.splitlines() if "error:" in l]
         assert len(errors) == 1 and words in errors[0], (argv, errors)
+    assert not (tmp_path / "figs").exists()
+
+
+def test_filter_patterns_tell_stripes_by_orientation_from_dots_and_read_the_period():
+    rows, cols = np.mgrid[0:48, 0:48]
+    images = [np.sin(2 * np.pi * rows / 6), np.sin(2 * np.pi * cols / 3), np.sin(2 * np.pi * (rows + cols) / 8),
+              np.sin(2 * np.pi * rows / 8) * np.sin(2 * np.pi * cols / 8)]
+    stats = filter_viz.patterns(images)
+    assert [round(s["orientation"]) for s in stats[:3]] == [0, 90, 135]       # horizontal, vertical, diagonal
+    assert stats[0]["period"] == pytest.approx(6, abs=0.5) and stats[1]["period"] == pytest.approx(3, abs=0.3)
+    assert min(s["anisotropy"] for s in stats[:3]) > 0.9 and stats[3]["anisotropy"] < 0.1   # a lattice of dots
+    assert filter_viz.pattern_counts(stats) == {"stripes": 3, "dots": 1, "horizontal": 1, "vertical": 1,
+                                                "diagonal": 1, "fine": 1, "coarse": 3}

@@ -158,7 +158,7 @@ BAD_INPUTS = {
     "no_rows": ("emotion,pixels,Usage\n", "no data rows"),
     # Numbers past 32 bits are read whole, never wrapped (4294967299 = 2**32 + 3, which int32 reads as 3).
     "huge_label": ("label,feature\n3," + PIX + "\n4294967299," + PIX + "\n", "label 4294967299 is not a class"),
-    "huge_pixel": ("label,feature\n3," + PIX[:-1] + "4294967301\n", "pixel 4294967301 is out of range"),
+    "huge_pixel": ("label,feature\n3," + PIX[:-3] + "4294967301\n", "pixel 4294967301 is out of range"),
 }
 LINE = {"count": 2, "nonint": 2, "range": 3, "label": 3, "header": 1, "empty": 1, "huge_label": 3, "huge_pixel": 2}
 

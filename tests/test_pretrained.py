@@ -1,0 +1,36 @@
+"""The shipped FER2013 models: they load with safe loading and are the kit's architectures."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from ferlib.data import load_synthetic
+from ferlib.models import build_cnn, predict_probs
+
+PRETRAINED = os.path.join(ROOT, "pretrained")
+
+
+@pytest.mark.parametrize("kind", ["cnn", "dnn"])
+def test_shipped_model_loads_safely_and_is_the_reference_architecture(kind):
+    path = os.path.join(PRETRAINED, f"{kind}_fer2013.keras")
+    assert os.path.getsize(path) <= 8 * 2 ** 20
+    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    target = build_cnn(augment=False).count_params()
+    if kind == "cnn":
+        assert model.count_params() == target == 1_696_583
+        assert [l.name for l in model.layers if isinstance(l, keras.layers.Conv2D)] == \
+            [f"conv2d_{i}" for i in range(1, 10)]
+    else:
+        assert abs(model.count_params() - target) <= 0.001 * target
+        assert not any(isinstance(l, keras.layers.Conv2D) for l in model.layers)
+    record = json.load(open(os.path.join(PRETRAINED, f"{kind}_fer2013.json")))
+    assert record["params"]["total"] == model.count_params() and record["data"]["rows"]["val"] == 3589
+    assert os.path.exists(os.path.join(PRETRAINED, f"{kind}_fer2013.history.csv"))
+    # It predicts: 7 probabilities per face that sum to 1.
+    x, _ = load_synthetic().split("test")
+    p = predict_probs(model, x[:16])
+    assert p.shape == (16, 7) and np.allclose(p.sum(1), 1, atol=1e-3)
