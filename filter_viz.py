@@ -121,8 +121,8 @@ def patterns(images):
     in every direction, 1 = one direction only), as the length of the
     power-weighted mean of exp(2i x angle); orientation: that direction, the
     stripes' own angle in degrees (0 = horizontal stripes). A pattern with
-    anisotropy >= ORIENTED is "stripes", else "dots" (blobs or dot lattices,
-    which have power in several directions).
+    anisotropy >= ORIENTED is "stripes", else "dots" (lattices of dots or
+    short dashes, and blobs, which have power in several directions).
     """
     out = []
     for img in images:
@@ -141,7 +141,7 @@ def patterns(images):
     return out
 
 
-ORIENTED = 0.35
+ORIENTED = 0.8   # continuous stripes measure 0.9+, lattices of dots or short dashes 0.4-0.7
 
 
 def pattern_counts(stats):

@@ -118,7 +118,7 @@ TEXT = {
                        "gradient-ascent steps from gray noise; ordered by the activation reached, strongest first; "
                        "#n is the filter's index.",
         "patterns": "Read from each image's 2-D spectrum: of the {live} live filters, {stripes} respond to oriented "
-                    "stripes ({h} horizontal, {v} vertical, {d} diagonal) and {dots} to dots or blobs in lattices; "
+                    "stripes ({h} horizontal, {v} vertical, {d} diagonal) and {dots} to lattices of dots or short dashes; "
                     "{fine} have a period under 4 pixels (edges and fine texture), {coarse} a coarser one (parts the "
                     "size of an eye or a mouth). {dead} filters are dead (never active).",
         "activations": "Output of `{layer}` for {split} face {index} (true {true}, predicted {pred}), every map on "
@@ -206,7 +206,7 @@ TEXT = {
         "filters_fig": "每張圖是讓 `{layer}` 某個濾波器反應最強的輸入，從灰色雜訊開始做 {steps} 步梯度上升求得；"
                        "依達到的 activation 由強到弱排列；#n 是濾波器編號。",
         "patterns": "由每張圖的二維頻譜判讀：{live} 個有反應的濾波器中，{stripes} 個對有方向的條紋有反應（水平 {h}、"
-                    "垂直 {v}、斜向 {d}），{dots} 個對點狀或斑塊狀的格子有反應；{fine} 個的週期小於 4 像素（邊緣與細紋理），"
+                    "垂直 {v}、斜向 {d}），{dots} 個對點或短線排成的格子有反應；{fine} 個的週期小於 4 像素（邊緣與細紋理），"
                     "{coarse} 個較粗（與眼睛或嘴巴相當的大小）。{dead} 個濾波器沒有反應。",
         "activations": "`{layer}` 對 {split} 第 {index} 張臉（真實為{true}，預測為{pred}）的輸出，所有圖共用同一個色階。",
         "commit": "git commit", "machine": "機器", "versions": "套件版本", "data": "資料", "seed": "隨機種子",
@@ -355,7 +355,8 @@ def plot_comparison(cnn, dnn, models_dir, dest):
         if os.path.exists(path):
             h = pd.read_csv(path)
             ax.plot(h["epoch"], h["val_accuracy"], color=colour, label=f"{rec['kind'].upper()} validation")
-            ax.plot(h["epoch"], h["accuracy"], color=colour, ls=":", label=f"{rec['kind'].upper()} train (dropout on)")
+            how = " (augmented, dropout on)" if rec.get("augmentation") else " (dropout on)" if has_dropout(rec) else ""
+            ax.plot(h["epoch"], h["accuracy"], color=colour, ls=":", label=f"{rec['kind'].upper()} train{how}")
     ax.axhline(CHANCE, color="gray", ls="--", lw=0.8, label="chance (1/7)")
     majority = majority_share(cnn)
     if majority:
