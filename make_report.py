@@ -75,9 +75,9 @@ TEXT = {
                        "always answering the majority class ({majority:.4f}) and its training loss ends at {loss:.3f}, "
                        "near ln 7 = 1.946 (a uniform guess). No conclusion about the architectures is drawn from it; "
                        "rerun it with a lower learning rate (e.g. `--lr 1e-3`).",
-        "compare_better": "With {d:,} parameters against the CNN's {c:,} ({rel:+.2%}), the DNN reaches {dv:.4f} "
-                          "validation accuracy, {gap:.1f} points below the CNN's {cv:.4f}. The CNN fits its clean "
-                          "training images to {ct:.4f} ({cg:+.1f} points over validation), the DNN to {dt:.4f} "
+        "compare_better": "With {d:,} parameters against the CNN's {c:,} ({rel:+.3%}), the DNN reaches {dv:.4f} "
+                          "validation accuracy, {gap:.1f} points below the CNN's {cv:.4f}. On its clean training "
+                          "images the CNN scores {ct:.4f} ({cg:+.1f} points against validation), the DNN {dt:.4f} "
                           "({dg:+.1f}). Equal capacity, so the difference is what convolution buys: weights shared "
                           "across positions see the same brow or mouth wherever the face sits, while each dense weight "
                           "is tied to one pixel.",
@@ -170,7 +170,7 @@ TEXT = {
         "not_learned": "**{model} 沒有學起來：**最佳驗證準確率 {acc:.4f}，等同於永遠回答多數類別（{majority:.4f}），"
                        "訓練損失最後為 {loss:.3f}，接近 ln 7 = 1.946（均勻亂猜）。因此不以它比較兩種架構；"
                        "請以較小的學習率重新訓練（例如 `--lr 1e-3`）。",
-        "compare_better": "DNN 有 {d:,} 個參數，CNN 有 {c:,} 個（差 {rel:+.2%}）；DNN 的驗證準確率為 {dv:.4f}，"
+        "compare_better": "DNN 有 {d:,} 個參數，CNN 有 {c:,} 個（差 {rel:+.3%}）；DNN 的驗證準確率為 {dv:.4f}，"
                           "比 CNN 的 {cv:.4f} 低 {gap:.1f} 個百分點。CNN 在原始訓練影像上達到 {ct:.4f}（比驗證集高 "
                           "{cg:+.1f} 個百分點），DNN 為 {dt:.4f}（{dg:+.1f}）。參數量相同，差距來自卷積本身：共享權重"
                           "無論眉毛或嘴巴出現在哪個位置都能辨認，而全連接層的每個權重只對應一個像素。",

@@ -125,9 +125,12 @@ def environment():
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip()
-        # Tracked files changed since that commit: the run's code is not exactly the commit's.
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                                    text=True, cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip())
+        # Tracked files changed since that commit, the kit's own outputs (figures, reports) aside:
+        # the run's code or data lookup is not exactly the commit's.
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                     ":(top,exclude)figures", ":(top,exclude)report*", ":(top,exclude)docs/fer2013"],
+                                    capture_output=True, text=True, timeout=5,
+                                    cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip())
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", False
     gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
