@@ -61,9 +61,13 @@ TEXT = {
         "wd": ", decoupled weight decay {wd} (as in AdamW)",
         "ls": ", label smoothing {ls}", "mixup": ", mixup {mix}",
         "aug_none": "none", "sgd": "SGD with Nesterov momentum 0.9", "adam": "Adam",
-        "curves": "Training curves. \"Train\" is measured while training, {how}, so it reads lower than the model's "
-                  "accuracy on clean training images (table below).",
-        "how_aug": "on augmented images with dropout on", "how_drop": "with dropout on", "how_plain": "batch by batch",
+        "curves": "Training curves, the best epoch marked. {how}",
+        "how_aug": "\"Train\" is measured on augmented images with dropout on, so it reads lower than the model's "
+                   "accuracy on clean training images (table below).",
+        "how_drop": "\"Train\" is measured with dropout on, so it reads lower than the model's accuracy on clean "
+                    "training images (table below).",
+        "how_plain": "\"Train\" is the mean over each epoch's batches, while the weights still change.",
+        "aug_words": {"mirror": "mirror", "shift": "shift", "erase": "random erasing"},
         "acc_header": ["split", "best epoch ({best})", "last epoch ({last})", "images"],
         "acc_note": "Accuracy with a 95% Wilson interval. The best epoch is picked on the validation split itself, so "
                     "its validation accuracy flatters; the last epoch's, and the test split's, do not.",
@@ -158,8 +162,11 @@ TEXT = {
         "warmup": "；前 {n} 個 epoch 逐步提高 dropout",
         "ls": "，label smoothing {ls}", "mixup": "，mixup {mix}",
         "aug_none": "無", "sgd": "SGD（Nesterov momentum 0.9）", "adam": "Adam",
-        "curves": "訓練曲線。「train」是訓練當中量得（{how}），因此低於模型在原始訓練影像上的準確率（見下表）。",
-        "how_aug": "資料增強後的影像、dropout 開啟", "how_drop": "dropout 開啟", "how_plain": "逐批計算",
+        "curves": "訓練曲線，虛線標出最佳 epoch。{how}",
+        "how_aug": "「train」是在資料增強後的影像上、dropout 開啟時量得，因此低於模型在原始訓練影像上的準確率（見下表）。",
+        "how_drop": "「train」是在 dropout 開啟時量得，因此低於模型在原始訓練影像上的準確率（見下表）。",
+        "how_plain": "「train」是每個 epoch 各批次的平均，期間權重仍在變動。",
+        "aug_words": {"mirror": "鏡像翻轉", "shift": "平移", "erase": "隨機擦除"},
         "acc_header": ["資料集", "最佳 epoch（{best}）", "最後 epoch（{last}）", "張數"],
         "acc_note": "準確率與 95% Wilson 信賴區間。最佳 epoch 是依驗證集本身選出的，所以驗證集的數字偏高；"
                     "最後 epoch 與測試集的數字沒有這個偏差。",
@@ -304,7 +311,8 @@ def layer_rows(t, rec):
     for r in rec["layers"]:
         name, kind, shape, params, detail = (list(r) + [""])[:5]
         if name == "augment":
-            rows.append([f"*`{name}`*", f"*{kind}*", shape, "0", f"*{t['aug_layer'].format(what=detail)}*"])
+            rows.append([f"*`{name}`*", f"*{kind}*", shape, "0",
+                         f"*{t['aug_layer'].format(what=augmentation_words(t, detail))}*"])
         elif name == "rescale":
             rows.append([f"*`{name}`*", f"*{kind}*", shape, "0", f"*{t['rescale_layer']}*"])
         else:
@@ -319,10 +327,21 @@ def recipe(t, rec):
     return t["recipe"].format(
         epochs=rec["epochs"], batch_size=c["batch_size"], optimizer=t["sgd" if c.get("optimizer") == "sgd" else "adam"],
         lr=c["lr"], wd=t["wd"].format(wd=c["weight_decay"]) if c.get("weight_decay") else "", extra=extra,
-        aug=rec.get("augmentation") or t["aug_none"] if c.get("augment") else t["aug_none"],
+        aug=augmentation_words(t, rec.get("augmentation")) if c.get("augment") else t["aug_none"],
         warmup=t["warmup"].format(n=c["dropout_warmup"]) if has_dropout(rec) and c.get("dropout_warmup") else "",
         precision=rec["precision"], train_seconds=rec["train_seconds"],
         ips=rec["train_images_per_second"] or 0)
+
+
+def augmentation_words(t, summary):
+    """'mirror, shift 0.1' in the report's language."""
+    if not summary:
+        return t["aug_none"]
+    words = []
+    for step in summary.split(", "):
+        name, _, value = step.partition(" ")
+        words.append(t["aug_words"].get(name, name) + (f" {value}" if value else ""))
+    return "、".join(words) if t is TEXT["zh-TW"] else ", ".join(words)
 
 
 def accuracy_table(t, rec, lang):
