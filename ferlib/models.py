@@ -145,14 +145,23 @@ def augmentation_summary(model):
 # ---------------------------------------------------------------- saved models
 
 def load_model(path):
-    """Load a saved .keras model, or fail with a one-line UserError."""
+    """Load a saved .keras model of 48x48x1 faces and 7 classes, or fail with a one-line UserError."""
     import os
-    if not os.path.exists(path):
+    import zipfile
+    if not os.path.isfile(path):
         raise UserError(f"{path}: no such model file (train one with train_cnn.py or train_dnn.py)")
+    if not zipfile.is_zipfile(path):   # Keras would call it "file not found"
+        raise UserError(f"{path}: not a Keras model file (a .keras file is a zip archive; this one is not)")
     try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as e:   # a corrupt or foreign file: Keras raises many kinds
-        raise UserError(f"{path}: not a readable Keras model ({e.__class__.__name__}: {str(e)[:120]})") from None
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:   # a damaged or foreign file: Keras raises many kinds
+        reason = " ".join(str(e).split())   # one line, whole
+        raise UserError(f"{path}: not a readable Keras model ({e.__class__.__name__}: {reason})") from None
+    takes, gives = tuple(model.inputs[0].shape[1:]), model.outputs[0].shape[-1]
+    if takes != (SIZE, SIZE, 1) or gives != NUM_CLASSES:
+        raise UserError(f"{path}: the model takes {'x'.join(map(str, takes))} inputs and gives {gives} outputs; "
+                        f"the kit's scripts need {SIZE}x{SIZE}x1 faces and {NUM_CLASSES} classes")
+    return model
 
 
 def conv_layers(model):

@@ -112,3 +112,28 @@ def test_dnn_matches_the_cnn_size_and_is_plain_dense():
     assert dnn.count_params() == dnn_param_count(dnn_widths(cnn))
     kinds = {l.__class__.__name__ for l in dnn.layers}
     assert "Conv2D" not in kinds and "Dense" in kinds
+
+
+@pytest.mark.parametrize("shape,outputs,words", [((64, 64, 1), 7, "takes 64x64x1 inputs and gives 7 outputs"),
+                                                 ((48, 48, 3), 7, "takes 48x48x3 inputs"),
+                                                 ((2304,), 7, "takes 2304 inputs"),
+                                                 ((48, 48, 1), 10, "takes 48x48x1 inputs and gives 10 outputs")])
+def test_a_model_of_other_inputs_or_classes_is_refused_in_one_line(tmp_path, shape, outputs, words):
+    import keras
+    from ferlib.data import UserError
+    from ferlib.models import load_model
+    inputs = keras.Input(shape)
+    model = keras.Model(inputs, keras.layers.Dense(outputs, activation="softmax")(keras.layers.Flatten()(inputs)))
+    path = str(tmp_path / "other.keras")
+    model.save(path)
+    with pytest.raises(UserError, match=f"other.keras: the model {words}"):
+        load_model(path)
+
+
+def test_an_empty_or_random_model_file_is_named_as_such(tmp_path):
+    from ferlib.data import UserError
+    from ferlib.models import load_model
+    for name, content in (("empty.keras", b""), ("random.keras", bytes(range(256)) * 40)):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(UserError, match=f"{name}: not a Keras model file"):
+            load_model(str(tmp_path / name))
