@@ -258,7 +258,14 @@ def _parse_csv(path):
     if x is None:   # slow path: tolerant of spacing and quotes, names the first bad line
         ids, x = _parse_rows(path, rows, ncol, form)
     usage = _parse_usage(path, rows) if ncol == 3 else None
-    if form == "test":
+    if form == "test":   # ids name the rows of a submission: each once, none negative
+        negative = np.flatnonzero(ids < 0)
+        if len(negative):
+            raise DataError(path, f"id {ids[negative[0]]} is negative", negative[0] + 2)
+        _, first_seen = np.unique(ids, return_index=True)
+        repeated = np.setdiff1d(np.arange(len(ids)), first_seen)
+        if len(repeated):
+            raise DataError(path, f"id {ids[repeated[0]]} appears twice", repeated[0] + 2)
         return x, np.full(len(rows), -1, np.int64), usage, ids
     bad = np.flatnonzero((ids < 0) | (ids > 6))
     if len(bad):

@@ -219,3 +219,13 @@ def test_long_ids_pass_through_whole(tmp_path, faces):
     write_csv(path, x, form="test", ids=ids)
     d = load_fer2013(path)
     np.testing.assert_array_equal(d.ids, ids)
+
+
+def test_test_file_ids_must_be_unique_and_not_negative(tmp_path, faces):
+    x, _ = faces
+    for ids, words in ((np.r_[0, 1, 2, 1, np.arange(4, 70)], r"dup\.csv:5: id 1 appears twice"),
+                       (np.r_[0, -3, np.arange(2, 70)], r"neg\.csv:3: id -3 is negative")):
+        path = str(tmp_path / ("dup.csv" if "twice" in words else "neg.csv"))
+        write_csv(path, x, form="test", ids=ids)
+        with pytest.raises(DataError, match=words):
+            load_fer2013(path)
