@@ -94,10 +94,10 @@ TEXT = {
         "train_counts": "Training faces per class: {counts}.",
         "conf_pairs": "The most confused pairs (share of the true class predicted as the other): {pairs}.",
         "pair": "{true} -> {pred} {rate:.0%}",
-        "asym_low_recall": "{c}: recall {r:.2f} but precision {p:.2f}: the model seldom answers {c}, and is usually "
-                           "right when it does; most of its {c} faces go to {to}.",
-        "asym_low_precision": "{c}: precision {p:.2f} below recall {r:.2f}: the model answers {c} too often, "
-                              "taking faces of other classes, most of them {frm}.",
+        "asym_low_recall": "{c}: recall {r:.2f}, precision {p:.2f}: the model answers {c} too rarely; when it does "
+                           "it is right {p:.0%} of the time, and most of the {c} faces it misses go to {to}.",
+        "asym_low_precision": "{c}: precision {p:.2f}, recall {r:.2f}: the model answers {c} too often; {wrong:.0%} "
+                              "of its {c} answers are wrong, most of them {frm} faces.",
         "rare": "{c} is the rarest class in training ({share:.1%} of the faces).",
         "conf_none": "No face of the {split} split is misclassified: every class has recall 1.00.",
         "class": "class", "precision": "precision", "recall": "recall", "f1": "F1", "support": "faces",
@@ -189,10 +189,10 @@ TEXT = {
         "train_counts": "訓練資料各類別張數：{counts}。",
         "conf_pairs": "最容易混淆的組合（真實類別被預測為另一類的比例）：{pairs}。",
         "pair": "{true} → {pred} {rate:.0%}",
-        "asym_low_recall": "{c}：recall {r:.2f}，但 precision {p:.2f}：模型很少回答{c}，回答時通常是對的；"
-                           "大多數{c}的臉被判成{to}。",
-        "asym_low_precision": "{c}：precision {p:.2f} 低於 recall {r:.2f}：模型太常回答{c}，把其他類別的臉也判成它，"
-                              "其中最多的是{frm}。",
+        "asym_low_recall": "{c}：recall {r:.2f}，precision {p:.2f}：模型太少回答{c}；回答{c}時有 {p:.0%} 是對的，"
+                           "而被漏掉的{c}的臉大多被判成{to}。",
+        "asym_low_precision": "{c}：precision {p:.2f}，recall {r:.2f}：模型太常回答{c}；回答{c}的有 {wrong:.0%} 是錯的，"
+                              "其中最多的是{frm}的臉。",
         "rare": "{c}是訓練資料中最少的類別（占 {share:.1%}）。",
         "conf_none": "{split} 中沒有任何一張被分錯：每個類別的 recall 都是 1.00。",
         "class": "類別", "precision": "precision", "recall": "recall", "f1": "F1", "support": "張數",
@@ -441,7 +441,7 @@ def confusion_section(t, lang, conf, cnn, out_dir):
             else:
                 col = [conf["counts"][j][i] if j != i else -1 for j in range(len(CLASS_NAMES))]
                 frm = CLASS_NAMES[max(range(len(col)), key=col.__getitem__)]
-                parts.append(t["asym_low_precision"].format(c=names[c], r=r, p=p, frm=names[frm]))
+                parts.append(t["asym_low_precision"].format(c=names[c], r=r, p=p, wrong=1 - p, frm=names[frm]))
         if counts:
             rarest = CLASS_NAMES[min(range(len(counts)), key=counts.__getitem__)]
             parts.append(t["rare"].format(c=names[rarest], share=min(counts) / sum(counts)))
@@ -451,14 +451,14 @@ def confusion_section(t, lang, conf, cnn, out_dir):
     return parts
 
 
-def saliency_section(t, lang, sal, out_dir):
+def saliency_section(t, lang, sal, out_dir, faces=True):
     names, split = CLASS_WORDS[lang], SPLIT_WORDS[lang][sal["split"]]
     method = sal["methods"][0]
     stats = sal["per_method"][method]
     bands = list(stats["bands"])
     band_word = t["band_names"]
     parts = [figure(sal["figure"], out_dir, t["sal_fig"].format(split=split, methods=", ".join(sal["methods"]),
-                                                                layer=sal.get("gradcam_layer") or "-")),
+                                                                layer=sal.get("gradcam_layer") or "-")) if faces else "",
              figure(sal["figure_mean"], out_dir, t["sal_mean"].format(method=method)),
              t["bands_intro"].format(method=method)]
     rows = [[t["all_classes"]] + [f"{stats['bands'][b]:.2f}" for b in bands]]
@@ -476,7 +476,7 @@ def saliency_section(t, lang, sal, out_dir):
     return parts
 
 
-def filters_section(t, lang, filt, out_dir):
+def filters_section(t, lang, filt, out_dir, faces=True):
     parts = [figure(filt["figure"], out_dir, t["filters_fig"].format(layer=filt["layer"], steps=filt["steps"]))]
     c = filt.get("pattern_counts")
     if c:
@@ -484,7 +484,7 @@ def filters_section(t, lang, filt, out_dir):
                                           v=c["vertical"], d=c["diagonal"], dots=c["dots"], fine=c["fine"],
                                           coarse=c["coarse"], dead=len(filt["dead"])))
     image = filt.get("image")
-    if filt.get("activations_figure") and image:
+    if filt.get("activations_figure") and image and faces:
         names = CLASS_WORDS[lang]
         parts.append(figure(filt["activations_figure"], out_dir, t["activations"].format(
             layer=filt["layer"], split=SPLIT_WORDS[lang][image["split"]], index=image["index"],
@@ -514,7 +514,7 @@ def provenance(t, records):
 
 # ---------------------------------------------------------------- the report
 
-def build_report(models_dir, figures_dir, out, lang="en", collaborators=""):
+def build_report(models_dir, figures_dir, out, lang="en", collaborators="", faces=True):
     t = TEXT[lang]
     out_dir = os.path.dirname(os.path.abspath(out))
     records = {k: read(os.path.join(models_dir, f)) for k, f in RECORDS.items()}
@@ -528,8 +528,8 @@ def build_report(models_dir, figures_dir, out, lang="en", collaborators=""):
             widths=", ".join(map(str, dnn.get("widths", []))))) + (
             comparison(t, cnn, dnn, figures_dir, models_dir, out_dir) if cnn else [])),
         ("q3", ["confusion", "cnn"], lambda: confusion_section(t, lang, records["confusion"], cnn, out_dir)),
-        ("q4", ["saliency"], lambda: saliency_section(t, lang, records["saliency"], out_dir)),
-        ("q5", ["filters"], lambda: filters_section(t, lang, records["filters"], out_dir)),
+        ("q4", ["saliency"], lambda: saliency_section(t, lang, records["saliency"], out_dir, faces)),
+        ("q5", ["filters"], lambda: filters_section(t, lang, records["filters"], out_dir, faces)),
     ]
     for key, needs, make in sections:
         doc.append(f"## {t[key]}")
@@ -594,8 +594,11 @@ def main(argv=None):
                    help="language of the headings and sentences (default: %(default)s)")
     p.add_argument("--collaborators", default="",
                    help="names for each question's \"Collaborators:\" line (default: blank, to fill in)")
+    p.add_argument("--no-faces", action="store_true",
+                   help="leave out every figure that shows a face (the per-face saliency maps and the activation "
+                        "maps), e.g. to publish a report on data that is not yours to share")
     args = p.parse_args(argv)
-    text = build_report(args.models_dir, args.figures_dir, args.out, args.lang, args.collaborators)
+    text = build_report(args.models_dir, args.figures_dir, args.out, args.lang, args.collaborators, not args.no_faces)
     html_path = os.path.splitext(args.out)[0] + ".html"
     write_html(text, args.out, html_path, args.lang)
     print(f"wrote {args.out} ({len(text.splitlines())} lines) and {html_path}")
