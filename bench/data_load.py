@@ -6,8 +6,9 @@ The usual way (what most HW3 code does): pandas.read_csv, then per row
 ferlib parses every pixel of the file in one C call; its cached reload
 reads an .npz.
 
-Uses ../shared/fer2013/fer2013_train_public.csv.gz when present, else
-writes a synthetic file of the same size (32,298 rows) to a temp folder.
+Uses the CSV the scripts find by default (data/fer2013.csv, ...; a data
+folder of images does not count) when present, else writes a synthetic file
+of the Training + PublicTest size (32,298 rows) to a temp folder.
 
     python bench/data_load.py
 """
@@ -21,11 +22,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ferlib import default_data_path  # noqa: E402
 from ferlib.data import read_csv, write_csv  # noqa: E402
 from ferlib.synthetic import synthetic_faces  # noqa: E402
 
-SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "fer2013",
-                      "fer2013_train_public.csv.gz")
 
 
 def naive(path, dtype):
@@ -44,8 +44,9 @@ def timed(f, *a):
 def main():
     tmp = tempfile.mkdtemp()
     os.environ["FERKIT_CACHE"] = os.path.join(tmp, "cache")
-    path = SHARED
-    if not os.path.exists(path):
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))   # where data/ is
+    path = default_data_path()
+    if path is None or os.path.isdir(path):
         path = os.path.join(tmp, "fer2013_like.csv.gz")
         x, y, _ = synthetic_faces(32298, seed=0)
         write_csv(path, x, y, "kaggle", usage=np.where(np.arange(len(y)) < 28709, "Training", "PublicTest"))

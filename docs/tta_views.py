@@ -7,7 +7,7 @@ shifts of -2/0/+2 pixels, each with its mirror). Shifts replicate the edge
 pixels, as the training augmentation's RandomTranslation does.
 
     python docs/tta_views.py --model models/cnn_fer100_fs.keras \
-        --data ../shared/fer2013/fer2013_train_public.csv.gz
+        --data data/fer2013.csv
 """
 
 import os
