@@ -19,7 +19,6 @@ import hashlib
 import itertools
 import os
 import queue
-import re
 import sys
 import threading
 import warnings
@@ -246,15 +245,13 @@ def _parse_csv(path):
             if got is None:
                 numbers = None
             else:
-                numbers.append(got)
+                numbers.append(got)   # (first column int64, pixels uint8)
     if not rows:
         raise DataError(path, "no data rows after the header", 1)
     x = None
     if numbers is not None:
-        flat = np.concatenate(numbers)
-        ids, pix = flat[:, 0].astype(np.int64), flat[:, 1:]
-        if pix.min() >= 0 and pix.max() <= 255:
-            x = pix.astype(np.uint8).reshape(-1, SIZE, SIZE)
+        ids = np.concatenate([first for first, _ in numbers])
+        x = np.concatenate([pix for _, pix in numbers]).reshape(-1, SIZE, SIZE)
     if x is None:   # slow path: tolerant of spacing and quotes, names the first bad line
         ids, x = _parse_rows(path, rows, ncol, form)
     usage = _parse_usage(path, rows) if ncol == 3 else None
@@ -287,28 +284,31 @@ def _csv_form(path, line):
 
 
 def _block_numbers(text, rows, ncol):
-    """The numbers of text (whose lines are rows) as a (rows, 1 + 2304) int32 array, or None if a row is not plain.
+    """(first column int64 (rows,), pixels uint8 (rows, 2304)) of text, whose lines are rows; None if a row is
+    not plain or a number is out of range (the slow path then names it).
 
     Plain: single spaces, no quotes, the right column count. Commas and the
     Usage words are blanked so that np.fromstring reads the label and the
-    pixels of every row in one call.
+    pixels of every row in one call. Read as int64, so no number of a FER2013
+    file wraps; pixels are checked and narrowed block by block.
     """
     if not all(r.count(b" ") == NPIX - 1 and r.count(b",") == ncol - 1 for r in rows):
-        return None
-    if _LONG_NUMBER.search(text):   # 10+ digits would wrap in int32: the slow path names it
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # fromstring warns and stops on junk; the size check catches it
         try:
-            flat = np.fromstring(text.translate(_BLANK), dtype=np.int32, sep=" ")
+            flat = np.fromstring(text.translate(_BLANK), dtype=np.int64, sep=" ")
         except ValueError:   # numpy >= 2.3 raises on junk instead
             return None
     if flat.size != len(rows) * (NPIX + 1):
         return None
-    return flat.reshape(len(rows), NPIX + 1)
+    flat = flat.reshape(len(rows), NPIX + 1)
+    first, pix = flat[:, 0], flat[:, 1:]
+    if pix.min() < 0 or pix.max() > 255 or np.abs(first).max() >= 2 ** 62:   # 2**62: past it, int64 saturates
+        return None
+    return first.copy(), pix.astype(np.uint8)
 
 
-_LONG_NUMBER = re.compile(rb"\d{10}")
 # Bytes that separate numbers in a CSV row: comma, CR, quote, and the letters of
 # the Usage words (which sit after the last comma and are read separately).
 _SEPARATORS = b',\r"' + bytes(sorted(set(b"TrainingPublicTestPrivate")))
