@@ -69,7 +69,7 @@ def main():
         best = max(r[0] for r in runs)
         slow[name] = sum(r[0] < 0.85 * best for r in runs)
         print(f"{name:<10} " + "  ".join(f"{ips:4.0f} img/s ({cores:.2f})" for ips, cores in runs))
-    print(f"SUMMARY input_pipeline: passes below 0.85 of their way's best: "
+    print("SUMMARY input_pipeline: passes below 0.85 of their way's best: "
           + ", ".join(f"{k} {v}/{args.passes}" for k, v in slow.items()))
 
 

@@ -237,7 +237,7 @@ def test_a_run_killed_after_its_last_epoch_is_saved_by_the_rerun_not_retrained(t
     seen = BatchesSeen()
     rec = train_dnn.main(_args(tmp_path, "late", "--epochs", "2"), callbacks=[seen])
     assert seen.n == 0 and rec["epochs"] == 2                      # evaluated and saved, not trained again
-    whole = train_dnn.main(_args(tmp_path, "whole", "--epochs", "2"))
+    train_dnn.main(_args(tmp_path, "whole", "--epochs", "2"))
     a = keras.saving.load_model(tmp_path / "models" / "late.keras").get_weights()
     b = keras.saving.load_model(tmp_path / "models" / "whole.keras").get_weights()
     for u, v in zip(a, b):
