@@ -75,7 +75,11 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, nam
 
 
 def check_args(args):
-    """Every flag's range, before anything is loaded or written: a UserError names the first bad one."""
+    """Every flag's range, before anything is loaded or written: a UserError names the first bad one.
+
+    A dry run's models and figures folders are pointed at a fresh temporary folder here, so a smoke
+    test never touches a real model or a half-done run.
+    """
     checks = [
         (args.epochs >= 1, "--epochs must be at least 1"),
         (args.batch_size >= 1, "--batch-size must be at least 1"),
