@@ -22,6 +22,7 @@ import sys
 import time
 
 from ferlib import cli, train
+from ferlib.data import UserError
 from ferlib.models import build_cnn
 
 
@@ -29,7 +30,13 @@ def parse_args(argv=None):
     p = cli.parser(__doc__)
     cli.add_data_args(p)
     train.add_train_args(p, weight_decay=0.1, name="cnn")
-    return train.check_args(p.parse_args(argv))
+    p.add_argument("--dense-dropout", type=float, default=0.5,
+                   help="dropout after each of the two hidden dense layers; the reference fixes where "
+                        "dropout goes, not its rates (default: %(default)s)")
+    args = p.parse_args(argv)
+    if not 0 <= args.dense_dropout < 1:
+        raise UserError("--dense-dropout takes a rate from 0 up to (not including) 1")
+    return train.check_args(args)
 
 
 def main(argv=None, callbacks=()):
@@ -38,7 +45,7 @@ def main(argv=None, callbacks=()):
     data = train.load_training_data(args)
     strategy = train.setup(args)
     with strategy.scope():
-        model = build_cnn(augment=args.augment, erase=args.erase)
+        model = build_cnn(augment=args.augment, erase=args.erase, dense_dropout=args.dense_dropout)
         train.compile_model(model, args)
     with train.one_run_at_a_time(args):
         history = train.fit(model, data, args, callbacks)

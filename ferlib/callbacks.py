@@ -103,6 +103,20 @@ class SaveLastWeights(keras.callbacks.Callback):
         os.replace(tmp, self.path)
 
 
+class SwapEMAWeights(keras.callbacks.SwapEMAWeights):
+    """Keras' swap of the optimizer's weight average into the model at each epoch's end (swap_on_epoch).
+
+    Validation, the best checkpoint, the backup and the final model all see
+    the average; the next epoch swaps the raw weights back in to train on.
+    A backup is written after the swap, so a run that resumes from one starts
+    with the average in the model, and must swap before training as well.
+    """
+
+    def __init__(self, resuming):
+        super().__init__(swap_on_epoch=True)
+        self._ema_weights_in_model = resuming
+
+
 def cosine_schedule(lr, epochs):
     """Epoch -> learning rate, from lr down to 0 along half a cosine."""
     return lambda epoch: 0.5 * lr * (1 + math.cos(math.pi * epoch / epochs))
@@ -113,10 +127,13 @@ LAST_WEIGHTS = "last.weights.h5"
 
 def training_callbacks(batches, resume_dir, args, epochs, monitor):
     """The fit loop's callbacks, in the order they must run."""
+    backup = os.path.join(resume_dir, "backup")
+    ema = [SwapEMAWeights(resuming=os.path.exists(os.path.join(backup, "latest.weights.h5")))] if args.ema else []
     return [
         EpochSeeds(batches, args.seed), Timer(), DropoutWarmup(args.dropout_warmup),
         keras.callbacks.LearningRateScheduler(cosine_schedule(args.lr, epochs)),
         keras.callbacks.TerminateOnNaN(),
+        *ema,   # before the checkpoints, which then hold the average
         # The log before the backup: a kill between the two repeats an epoch
         # in the log (the last copy is kept) instead of losing one.
         keras.callbacks.CSVLogger(os.path.join(resume_dir, "history.csv"), append=True),
@@ -126,7 +143,7 @@ def training_callbacks(batches, resume_dir, args, epochs, monitor):
                                         mode="max", save_best_only=True,
                                         initial_value_threshold=best_so_far(resume_dir, monitor)),
         SaveLastWeights(os.path.join(resume_dir, LAST_WEIGHTS)),
-        keras.callbacks.BackupAndRestore(os.path.join(resume_dir, "backup")),
+        keras.callbacks.BackupAndRestore(backup),
     ]
 
 

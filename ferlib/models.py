@@ -26,12 +26,12 @@ NUM_CLASSES = 7
 CNN_FILTERS = (32, 64, 128)
 
 
-def build_cnn(augment=True, erase=0.0):
+def build_cnn(augment=True, erase=0.0, dense_dropout=0.5):
     """The reference CNN: 9 conv + BN, 3 dense; exactly 1,696,583 parameters.
 
     Three blocks of three 3x3 ReLU conv layers, each followed by batch norm
     (32, 64, 128 filters), then 2x2 max pooling and dropout 0.25 per block;
-    Dense 256 and 128 with dropout 0.5, then Dense 7. Conv layers are named
+    Dense 256 and 128 with dropout `dense_dropout` (0.5), then Dense 7. Conv layers are named
     conv2d_1 ... conv2d_9 in order, so the reference report's `conv2d_6` is
     the last conv of the second block here too.
     """
@@ -46,9 +46,9 @@ def build_cnn(augment=True, erase=0.0):
         x = layers.Dropout(0.25, name=f"dropout_{block}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(256, activation="relu", name="dense_1")(x)
-    x = layers.Dropout(0.5, name="dropout_4")(x)
+    x = layers.Dropout(dense_dropout, name="dropout_4")(x)
     x = layers.Dense(128, activation="relu", name="dense_2")(x)
-    x = layers.Dropout(0.5, name="dropout_5")(x)
+    x = layers.Dropout(dense_dropout, name="dropout_5")(x)
     return keras.Model(inputs, _head(x), name="cnn")
 
 

@@ -45,6 +45,10 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, nam
     p.add_argument("--weight-decay", type=float, default=weight_decay,
                    help="decoupled weight decay, as AdamW: each step multiplies every kernel by (1 - lr x this); "
                         "biases and batch norm's scale and shift are left alone (default: %(default)s)")
+    p.add_argument("--ema", type=float, default=0.0, metavar="MOMENTUM",
+                   help="validate, checkpoint and save an exponential moving average of the weights (Keras' "
+                        "optimizer EMA; each step average = MOMENTUM x average + (1 - MOMENTUM) x weights), "
+                        "0 = off; 0.999 averages over ~1,000 steps (default: %(default)s)")
     p.add_argument("--dropout-warmup", type=int, default=5,
                    help="epochs over which dropout rises linearly from 0 to the model's rates; the saved model "
                         "has the full rates (default: %(default)s)")
@@ -85,6 +89,7 @@ def check_args(args):
         (args.batch_size >= 1, "--batch-size must be at least 1"),
         (args.lr > 0, "--lr must be above 0"),
         (args.weight_decay >= 0, "--weight-decay must be 0 or more"),
+        (0 <= args.ema < 1, "--ema takes a momentum from 0 (off) up to (not including) 1"),
         (args.dropout_warmup >= 0, "--dropout-warmup must be 0 or more"),
         (0 <= args.label_smoothing < 1, "--label-smoothing takes a share from 0 up to (not including) 1"),
         (args.mixup >= 0, "--mixup takes ALPHA >= 0 (0 = off)"),
@@ -140,11 +145,13 @@ def setup(args):
 
 
 def make_optimizer(args):
-    """Adam or Nesterov SGD at args.lr (the schedule callback sets it per epoch), with decoupled weight decay."""
+    """Adam or Nesterov SGD at args.lr (the schedule callback sets it per epoch), with decoupled weight decay
+    and, with --ema, a moving average of the weights."""
     import keras
     decay = args.weight_decay or None
-    optimizer = (keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True, weight_decay=decay)
-                 if args.optimizer == "sgd" else keras.optimizers.Adam(args.lr, weight_decay=decay))
+    ema = dict(use_ema=True, ema_momentum=args.ema) if args.ema else {}
+    optimizer = (keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True, weight_decay=decay, **ema)
+                 if args.optimizer == "sgd" else keras.optimizers.Adam(args.lr, weight_decay=decay, **ema))
     if decay:   # the usual exclusions: biases and batch norm's gamma and beta are few, and shift or scale only
         optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer

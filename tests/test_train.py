@@ -279,13 +279,34 @@ def test_a_second_run_of_the_same_name_is_refused_in_one_line(tmp_path):
     train_dnn.main(_args(tmp_path, "cnn", "--epochs", "1"))   # released (here: closed) -> runs
 
 
+def test_a_weight_average_run_resumes_exactly_and_saves_the_average(tmp_path):
+    # The backup is written with the average swapped in: a resumed run must swap the raw weights
+    # back before it trains, or it would go on from the average.
+    ema = ["--ema", "0.9"]
+    whole = train_cnn.main(_args(tmp_path, "whole", *ema))
+    with pytest.raises(Killed):
+        train_cnn.main(_args(tmp_path, "resumed", *ema), callbacks=[KillAfter(0)])
+    train_cnn.main(_args(tmp_path, "resumed", *ema))
+    raw = train_cnn.main(_args(tmp_path, "raw"))
+    history = lambda name: pd.read_csv(tmp_path / "models" / f"{name}.history.csv")
+    for column in ("loss", "val_loss"):   # the training after the kill, and the average it validates
+        np.testing.assert_allclose(history("resumed")[column], history("whole")[column], rtol=1e-4)
+    load = lambda name: keras.saving.load_model(tmp_path / "models" / f"{name}.keras").get_weights()
+    for u, v in zip(load("whole"), load("resumed")):
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
+    # The same training draws without the average: the saved weights differ.
+    assert max(np.abs(u - v).max() for u, v in zip(load("whole"), load("raw"))) > 1e-3
+    assert whole["config"]["ema"] == 0.9 and raw["config"]["ema"] == 0.0
+
+
 @pytest.mark.parametrize("flags,words", [(["--lr", "-1"], "--lr must be above 0"),
                                          (["--weight-decay", "-1"], "--weight-decay must be 0 or more"),
                                          (["--label-smoothing", "5"], "--label-smoothing takes a share"),
                                          (["--limit", "0"], "--limit must be at least 1"),
                                          (["--limit", "-1"], "--limit must be at least 1"),
                                          (["--dropout", "1.5"], "--dropout takes a rate"),
-                                         (["--depth", "0"], "--depth must be at least 1")])
+                                         (["--depth", "0"], "--depth must be at least 1"),
+                                         (["--ema", "1"], "--ema takes a momentum")])
 def test_flags_out_of_range_are_refused_before_anything_runs(tmp_path, flags, words):
     with pytest.raises(UserError, match=re.escape(words)):
         train_dnn.main(_args(tmp_path, "dnn") + flags)
