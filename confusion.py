@@ -2,14 +2,16 @@
 
 Loads a saved model, predicts one split, and writes:
   figures/<model>_confusion.png   the row-normalised matrix in percent, each true class with its count
+  figures/<model>_confused.png    misclassified faces of the most-confused pairs, most confident first
   models/<model>.confusion.json   accuracy (plain and mirror-TTA), per-class precision/recall/F1,
                                   macro-F1, the matrices, and the most-confused pairs in words
 
 Rows are the true class, columns the prediction; a row-normalised cell is
 "of the true X, the share predicted Y". The matrices and scores come from
-scikit-learn.
+scikit-learn. Figures are drawn in English, and also in Traditional Chinese
+(<name>.zh-TW.png) when a CJK font is at hand.
 
-    python confusion.py                              # models/cnn.keras on the val split
+    python confusion.py                              # models/cnn.keras on test (val if the file has no test)
     python confusion.py --model models/dnn.keras --split test --tta
 """
 
@@ -21,9 +23,11 @@ import numpy as np
 from ferlib import CLASS_NAMES, cli
 from ferlib.data import load_fer2013
 from ferlib.models import load_model, mirror_tta, predict_probs
-from ferlib.outputs import analysis_paths, finish_record, pyplot, save_figure, save_json
+from ferlib.outputs import analysis_paths, figure_paths, finish_record, pyplot, save_figure, save_json
+from ferlib.words import FIGURE_WORDS, SPLIT_WORDS, class_words
 
 TOP_PAIRS = 3
+GALLERY_FACES = 6   # per pair: one row of the gallery
 
 
 def confusion_report(y_true, y_pred):
@@ -52,9 +56,10 @@ def confusion_report(y_true, y_pred):
     }
 
 
-def plot_confusion(counts, title, dest):
+def plot_confusion(counts, split, accuracy, tta, lang, dest):
     """One row-normalised matrix in percent; each true class labelled with its count; a colour bar."""
     plt = pyplot()
+    w, names = FIGURE_WORDS[lang], class_words(lang)
     counts = np.asarray(counts)
     rows = counts.sum(1, keepdims=True)
     share = 100 * np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
@@ -64,14 +69,44 @@ def plot_confusion(counts, title, dest):
         if counts[i, j] or i == j:
             ax.text(j, i, f"{share[i, j]:.0f}", ha="center", va="center", fontsize=8,
                     color="white" if share[i, j] > 60 else "black", fontweight="bold" if i != j else "normal")
-    n = len(CLASS_NAMES)
-    ax.set_xticks(range(n), CLASS_NAMES, rotation=40, ha="right")
-    ax.set_yticks(range(n), [f"{c} (n={int(k)})" for c, k in zip(CLASS_NAMES, rows[:, 0])])
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class (faces in the split)")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="% of the true class")
-    ax.set_title(title)
+    ax.set_xticks(range(len(names)), names, rotation=40, ha="right")
+    ax.set_yticks(range(len(names)), [f"{c} (n={int(k)})" for c, k in zip(names, rows[:, 0])])
+    ax.set_xlabel(w["predicted_class"])
+    ax.set_ylabel(w["true_class"])
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label=w["share_of_true"])
+    ax.set_title(w["confusion_title"].format(split=SPLIT_WORDS[lang][split], n=int(counts.sum()),
+                                             accuracy=accuracy, tta=w["tta"] if tta else ""))
     fig.tight_layout()
+    save_figure(fig, dest)
+
+
+def confused_faces(y, probs, pairs, per_pair=GALLERY_FACES):
+    """For each most-confused pair, its misclassified faces, most confident mistake first."""
+    pred = probs.argmax(1)
+    gallery = []
+    for p in pairs:
+        i, j = CLASS_NAMES.index(p["true"]), CLASS_NAMES.index(p["predicted"])
+        idx = np.flatnonzero((y == i) & (pred == j))
+        idx = idx[np.argsort(-probs[idx, j], kind="stable")][:per_pair]
+        gallery.append({"true": p["true"], "predicted": p["predicted"], "indices": idx.tolist(),
+                        "probabilities": probs[idx, j].round(4).tolist()})
+    return gallery
+
+
+def plot_confused_faces(x, gallery, split, lang, dest, cols=GALLERY_FACES):
+    """One row per pair: its misclassified faces, each with true -> predicted and the predicted probability."""
+    plt = pyplot()
+    w, words = FIGURE_WORDS[lang], dict(zip(CLASS_NAMES, class_words(lang)))
+    fig, axes = plt.subplots(len(gallery), cols, figsize=(6.5, 1.25 * len(gallery) + 0.3), squeeze=False,
+                             layout="constrained")
+    for row, pair in zip(axes, gallery):
+        for ax in row:
+            ax.axis("off")
+        for ax, i, prob in zip(row, pair["indices"], pair["probabilities"]):
+            ax.imshow(x[i], cmap="gray", vmin=0, vmax=255)
+            ax.set_title(w["gallery_label"].format(true=words[pair["true"]], predicted=words[pair["predicted"]],
+                                                   probability=prob), fontsize=8, pad=2)
+    fig.suptitle(w["gallery_title"].format(split=SPLIT_WORDS[lang][split]))
     save_figure(fig, dest)
 
 
@@ -99,15 +134,20 @@ def main(argv=None):
         "accuracy_plain": float(np.mean(probs.argmax(1) == y)),
         "accuracy_tta": float(np.mean(probs_tta.argmax(1) == y)),
     })
+    report["gallery"] = confused_faces(y, probs_tta if args.tta else probs, report["most_confused"])
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "confusion")
     report["figure"] = fig_prefix + ".png"
-    plot_confusion(report["counts"], f"{split} split, n={len(y)}, accuracy {report['accuracy']:.3f}"
-                   + (" (mirror TTA)" if args.tta else ""), report["figure"])
+    report["gallery_figure"] = analysis_paths(args.model, args.figures_dir, "confused")[0] + ".png"
+    for lang, path in figure_paths(report["figure"]):
+        plot_confusion(report["counts"], split, report["accuracy"], args.tta, lang, path)
+    if report["gallery"]:
+        for lang, path in figure_paths(report["gallery_figure"]):
+            plot_confused_faces(x, report["gallery"], split, lang, path)
     save_json(finish_record(report, t0, __file__, argv), json_path)
     print(f"accuracy {report['accuracy_plain']:.4f} (with mirror TTA {report['accuracy_tta']:.4f}), "
           f"macro-F1 {report['macro_f1']:.4f} on {len(y)} {split} images")
     print(f"most confused: {report['sentence']}")
-    print(f"wrote {report['figure']} and {json_path}")
+    print(f"wrote {report['figure']}, {report['gallery_figure']} and {json_path}")
     return report
 
 

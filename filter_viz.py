@@ -37,7 +37,8 @@ import numpy as np
 from ferlib import CLASS_NAMES, cli
 from ferlib.data import UserError, load_fer2013
 from ferlib.models import conv_layers, load_model, predict_probs
-from ferlib.outputs import analysis_paths, finish_record, pyplot, save_figure, save_json
+from ferlib.outputs import analysis_paths, figure_paths, finish_record, pyplot, save_figure, save_json
+from ferlib.words import FIGURE_WORDS, SPLIT_WORDS, class_words
 
 STEP_SIZE = 32.0     # pixels (0-255 scale) per step, after normalising the gradient RMS to 1
 JITTER = 2           # pixels
@@ -158,9 +159,10 @@ def pattern_counts(stats):
     return counts
 
 
-def plot_filters(images, filters, final, dead, title, dest, cols=8):
+def plot_filters(images, filters, final, dead, layer, steps, lang, dest, cols=8):
     """The images in order of the activation they reach, strongest first, `cols` wide; dead filters last."""
     plt = pyplot()
+    w = FIGURE_WORDS[lang]
     order = np.lexsort((-final, dead))
     rows = math.ceil(len(filters) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6.5, 0.86 * rows + 0.45), squeeze=False, layout="constrained")
@@ -169,32 +171,35 @@ def plot_filters(images, filters, final, dead, title, dest, cols=8):
     for k, i in enumerate(order):
         ax = axes.ravel()[k]
         if dead[i]:
-            ax.text(0.5, 0.5, "dead", ha="center", va="center", color="firebrick", fontsize=8, transform=ax.transAxes)
+            ax.text(0.5, 0.5, w["dead"], ha="center", va="center", color="firebrick", fontsize=8, transform=ax.transAxes)
         else:
             lo, hi = np.percentile(images[i], [1, 99])   # contrast stretch: the pattern, not the offset
             ax.imshow(images[i], cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-3))
         ax.set_title(f"#{filters[i]}", fontsize=8, pad=2)
-    fig.suptitle(title)
+    fig.suptitle(w["filters_title"].format(layer=layer, steps=steps))
     save_figure(fig, dest)
 
 
-def plot_activations(face, maps, title, dest, cols=8):
-    """The face, then every output map of the layer on one shared colour scale."""
+def plot_activations(face, maps, layer, image, lang, dest, cols=8):
+    """The face, then every output map of the layer on one shared colour scale; image is the record's entry."""
     plt = pyplot()
+    w, words = FIGURE_WORDS[lang], dict(zip(CLASS_NAMES, class_words(lang)))
     n = maps.shape[-1] + 1
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6.5, 0.86 * rows + 0.5), squeeze=False, layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
     axes[0, 0].imshow(face, cmap="gray", vmin=0, vmax=255)
-    axes[0, 0].set_title("face", fontsize=8, pad=2)
+    axes[0, 0].set_title(w["face"], fontsize=8, pad=2)
     top = max(float(maps.max()), 1e-6)
     for k in range(maps.shape[-1]):
         ax = axes.ravel()[k + 1]
         im = ax.imshow(maps[..., k], cmap="viridis", vmin=0, vmax=top)
         ax.set_title(f"#{k}", fontsize=8, pad=2)
-    fig.suptitle(title)
-    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01, label="activation (shared scale)")
+    fig.suptitle(w["activations_title"].format(
+        layer=layer, split=SPLIT_WORDS[lang][image["split"]], index=image["index"],
+        true=words.get(image["true"], w["unlabelled"]), predicted=words[image["predicted"]]))
+    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01, label=w["activation_scale"])
     save_figure(fig, dest)
 
 
@@ -239,9 +244,8 @@ def main(argv=None):
         "median_gain": float(np.median(final[~dead] / np.maximum(start[~dead], DEAD))) if (~dead).any() else 0.0,
         "patterns": dict(zip(filters[~dead].tolist(), stats)), "pattern_counts": pattern_counts(stats),
     }
-    plot_filters(images, filters, final, dead,
-                 f"{args.layer}: the input each filter responds to most ({args.steps} ascent steps)",
-                 record["figure"])
+    for lang, path in figure_paths(record["figure"]):
+        plot_filters(images, filters, final, dead, args.layer, args.steps, lang, path)
     if args.image is not None:
         face = x[args.image]
         # float32: under mixed precision the layer outputs bfloat16, which matplotlib cannot scale
@@ -250,8 +254,8 @@ def main(argv=None):
         truth = CLASS_NAMES[y[args.image]] if y[args.image] >= 0 else "unlabelled"
         record.update(activations_figure=f"{fig_prefix.replace('_filters', '_activations')}_{args.layer}.png",
                       image={"split": split, "index": args.image, "true": truth, "predicted": CLASS_NAMES[pred]})
-        plot_activations(face, maps, f"{args.layer} output for {split} face {args.image}: "
-                         f"true {truth}, predicted {CLASS_NAMES[pred]}", record["activations_figure"])
+        for lang, path in figure_paths(record["activations_figure"]):
+            plot_activations(face, maps, args.layer, record["image"], lang, path)
     save_json(finish_record(record, t0, __file__, argv), json_path)
     c = record["pattern_counts"]
     print(f"{args.layer}: {len(filters)} filters, {int(dead.sum())} dead; {c['stripes']} stripes "

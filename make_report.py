@@ -22,7 +22,8 @@ import re
 import sys
 
 from ferlib import CLASS_NAMES, cli
-from ferlib.outputs import atomic_path, load_json, pyplot, save_figure
+from ferlib.outputs import atomic_path, figure_languages, load_json, localized, pyplot, save_figure
+from ferlib.words import CLASS_WORDS, FIGURE_WORDS, SPLIT_WORDS, train_label
 
 CHANCE = 1 / len(CLASS_NAMES)
 
@@ -35,6 +36,8 @@ TEXT = {
                           "`data/` (see data/README.md) and run `make report`.",
         "real_note": "> Made by `make report` on `{source}`.",
         "figure_lang": "",
+        "gallery_fig": "Misclassified {split} faces of the most confused pairs, the most confident mistakes first: "
+                       "true class -> predicted class, and the predicted class's probability.",
         "q1": "1. The CNN: architecture, training, accuracy",
         "q2": "2. A DNN with the same number of parameters",
         "q3": "3. Which expressions are confused: the confusion matrix",
@@ -136,7 +139,8 @@ TEXT = {
                           "任何機器皆可重現。若要以 FER2013 產生，請將 `fer2013.csv` 放入 `data/`（見 data/README.md）"
                           "後執行 `make report`。",
         "real_note": "> 本報告由 `make report` 在 `{source}` 上產生。",
-        "figure_lang": "> 圖中的文字為英文。",
+        "figure_lang": "> 這台電腦上找不到中文字型，所以圖中的文字為英文。",
+        "gallery_fig": "最常混淆的組合中被分錯的{split}臉，最有把握的錯誤排在前面：真實類別 -> 預測類別，以及預測類別的機率。",
         "q1": "1. CNN：模型架構、訓練過程與準確率",
         "q2": "2. 參數量相同的 DNN",
         "q3": "3. 哪些表情容易混淆：混淆矩陣",
@@ -220,10 +224,6 @@ TEXT = {
         "steps": "步驟（指令、執行時間）", "rows": "{source}：{rows}", "unknown": "不明",
     },
 }
-CLASS_WORDS = {"en": dict(zip(CLASS_NAMES, CLASS_NAMES)),
-               "zh-TW": dict(zip(CLASS_NAMES, ["生氣", "厭惡", "恐懼", "高興", "難過", "驚訝", "中性"]))}
-SPLIT_WORDS = {"en": {"train": "train", "val": "validation", "test": "test", "all": "whole"},
-               "zh-TW": {"train": "訓練集", "val": "驗證集", "test": "測試集", "all": "全部資料"}}
 
 COMMANDS = {"cnn": "python train_cnn.py", "dnn": "python train_dnn.py", "confusion": "python confusion.py",
             "saliency": "python saliency.py", "filters": "python filter_viz.py --image 0"}
@@ -241,9 +241,11 @@ def link(path, out_dir, alt):
     return f"![{alt}]({os.path.relpath(path, out_dir).replace(os.sep, '/')})" if path and os.path.exists(path) else ""
 
 
-def figure(path, out_dir, caption):
-    """A figure and its caption below it; nothing when the figure is missing."""
-    image = link(path, out_dir, caption.split(".")[0])
+def figure(path, out_dir, caption, lang):
+    """A figure in the report's language (else in English) and its caption below it; nothing when it is missing."""
+    if path and os.path.exists(localized(path, lang)):
+        path = localized(path, lang)
+    image = link(path, out_dir, caption.split(".")[0].split("。")[0])
     return f"{image}\n\n*{caption}*" if image else ""
 
 
@@ -360,28 +362,30 @@ def model_section(t, lang, rec, figures_dir, out_dir, arch_line):
     how = t["how_aug"] if rec.get("augmentation") else t["how_drop"] if has_dropout(rec) else t["how_plain"]
     total = t["total"].format(**rec["params"]) + (t["bn_stats"] if rec["params"]["non_trainable"] else "")
     return [arch_line, layer_rows(t, rec), total, recipe(t, rec),
-            figure(os.path.join(figures_dir, f"{rec['name']}_history.png"), out_dir, t["curves"].format(how=how)),
+            figure(os.path.join(figures_dir, f"{rec['name']}_history.png"), out_dir, t["curves"].format(how=how), lang),
             accuracy_table(t, rec, lang)]
 
 
-def plot_comparison(cnn, dnn, models_dir, dest):
+def plot_comparison(cnn, dnn, models_dir, lang, dest):
     """Both models' validation accuracy per epoch, with the chance and majority-class lines."""
     import pandas as pd
     plt = pyplot()
+    w = FIGURE_WORDS[lang]
     fig, ax = plt.subplots(figsize=(6.5, 2.8))
     for rec, colour in ((cnn, "C0"), (dnn, "C1")):
         path = os.path.join(models_dir, f"{rec['name']}.history.csv")
         if os.path.exists(path):
             h = pd.read_csv(path)
-            ax.plot(h["epoch"], h["val_accuracy"], color=colour, label=f"{rec['kind'].upper()} validation")
-            how = " (augmented, dropout on)" if rec.get("augmentation") else " (dropout on)" if has_dropout(rec) else ""
-            ax.plot(h["epoch"], h["accuracy"], color=colour, ls=":", label=f"{rec['kind'].upper()} train{how}")
-    ax.axhline(CHANCE, color="gray", ls="--", lw=0.8, label="chance (1/7)")
+            kind = rec["kind"].upper()
+            ax.plot(h["epoch"], h["val_accuracy"], color=colour, label=w["model_validation"].format(kind=kind))
+            train = train_label(lang, bool(rec.get("augmentation")), has_dropout(rec))
+            ax.plot(h["epoch"], h["accuracy"], color=colour, ls=":", label=w["model_train"].format(kind=kind, train=train))
+    ax.axhline(CHANCE, color="gray", ls="--", lw=0.8, label=w["chance"])
     majority = majority_share(cnn)
     if majority:
-        ax.axhline(majority, color="black", ls="-.", lw=0.8, label="majority class")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy")
+        ax.axhline(majority, color="black", ls="-.", lw=0.8, label=w["majority"])
+    ax.set_xlabel(w["epoch"])
+    ax.set_ylabel(w["accuracy"])
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
@@ -389,9 +393,10 @@ def plot_comparison(cnn, dnn, models_dir, dest):
     save_figure(fig, dest)
 
 
-def comparison(t, cnn, dnn, figures_dir, models_dir, out_dir):
+def comparison(t, lang, cnn, dnn, figures_dir, models_dir, out_dir):
     dest = os.path.join(figures_dir, "cnn_dnn_accuracy.png")
-    plot_comparison(cnn, dnn, models_dir, dest)
+    drawn_in = lang if lang in figure_languages() else "en"   # no CJK font: the English figure
+    plot_comparison(cnn, dnn, models_dir, drawn_in, localized(dest, drawn_in))
     c, d = cnn["params"]["total"], dnn["params"]["total"]
     ev_c, ev_d = cnn["evaluation"], dnn["evaluation"]
     cv, dv = ev_c["val"]["accuracy"], ev_d["val"]["accuracy"]
@@ -399,7 +404,7 @@ def comparison(t, cnn, dnn, figures_dir, models_dir, out_dir):
     if "test" in ev_c and "test" in ev_d:
         rows.append([t["side_test"], f"{ev_c['test']['accuracy']:.4f}", f"{ev_d['test']['accuracy']:.4f}"])
     rows.append([t["side_train"], f"{ev_c['train']['accuracy']:.4f}", f"{ev_d['train']['accuracy']:.4f}"])
-    parts = [figure(dest, out_dir, t["compare_fig"]), table(t["side"], rows)]
+    parts = [figure(dest, out_dir, t["compare_fig"], lang), table(t["side"], rows)]
     failed = [(name, rec) for name, rec in (("CNN", cnn), ("DNN", dnn)) if not learned(rec)]
     for name, rec in failed:
         parts.append(t["not_learned"].format(model=name, acc=rec["evaluation"]["val"]["accuracy"],
@@ -413,10 +418,10 @@ def comparison(t, cnn, dnn, figures_dir, models_dir, out_dir):
     return parts
 
 
-def confusion_section(t, lang, conf, cnn, out_dir):
+def confusion_section(t, lang, conf, cnn, out_dir, faces=True):
     names, split = CLASS_WORDS[lang], SPLIT_WORDS[lang][conf["split"]]
     per, norm = conf["per_class"], conf["normalized"]
-    parts = [figure(conf["figure"], out_dir, t["conf_fig"].format(split=split)),
+    parts = [figure(conf["figure"], out_dir, t["conf_fig"].format(split=split), lang),
              t["conf_acc"].format(split=split, n=conf["n"], acc=conf["accuracy_plain"], acc_tta=conf["accuracy_tta"],
                                   f1=conf["macro_f1"])]
     counts = (cnn or {}).get("data", {}).get("class_counts", {}).get("train")
@@ -448,6 +453,8 @@ def confusion_section(t, lang, conf, cnn, out_dir):
     parts.append(table([t["class"], t["precision"], t["recall"], t["f1"], t["support"]],
                        [[names[c], f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1-score']:.3f}",
                          int(v["support"])] for c, v in per.items()]))
+    if faces and conf.get("gallery"):
+        parts.append(figure(conf.get("gallery_figure"), out_dir, t["gallery_fig"].format(split=split), lang))
     return parts
 
 
@@ -458,8 +465,8 @@ def saliency_section(t, lang, sal, out_dir, faces=True):
     bands = list(stats["bands"])
     band_word = t["band_names"]
     parts = [figure(sal["figure"], out_dir, t["sal_fig"].format(split=split, methods=", ".join(sal["methods"]),
-                                                                layer=sal.get("gradcam_layer") or "-")) if faces else "",
-             figure(sal["figure_mean"], out_dir, t["sal_mean"].format(method=method)),
+                                                                layer=sal.get("gradcam_layer") or "-"), lang) if faces else "",
+             figure(sal["figure_mean"], out_dir, t["sal_mean"].format(method=method), lang),
              t["bands_intro"].format(method=method)]
     rows = [[t["all_classes"]] + [f"{stats['bands'][b]:.2f}" for b in bands]]
     rows += [[names[c]] + [f"{v[b]:.2f}" for b in bands] for c, v in stats["bands_by_class"].items()]
@@ -477,7 +484,7 @@ def saliency_section(t, lang, sal, out_dir, faces=True):
 
 
 def filters_section(t, lang, filt, out_dir, faces=True):
-    parts = [figure(filt["figure"], out_dir, t["filters_fig"].format(layer=filt["layer"], steps=filt["steps"]))]
+    parts = [figure(filt["figure"], out_dir, t["filters_fig"].format(layer=filt["layer"], steps=filt["steps"]), lang)]
     c = filt.get("pattern_counts")
     if c:
         parts.append(t["patterns"].format(live=c["stripes"] + c["dots"], stripes=c["stripes"], h=c["horizontal"],
@@ -488,7 +495,7 @@ def filters_section(t, lang, filt, out_dir, faces=True):
         names = CLASS_WORDS[lang]
         parts.append(figure(filt["activations_figure"], out_dir, t["activations"].format(
             layer=filt["layer"], split=SPLIT_WORDS[lang][image["split"]], index=image["index"],
-            true=names.get(image["true"], image["true"]), pred=names[image["predicted"]])))
+            true=names.get(image["true"], FIGURE_WORDS[lang]["unlabelled"]), pred=names[image["predicted"]]), lang))
     return parts
 
 
@@ -521,13 +528,13 @@ def build_report(models_dir, figures_dir, out, lang="en", collaborators="", face
     cnn, dnn = records["cnn"], records["dnn"]
     source = cnn["data"]["source"] if cnn else (dnn["data"]["source"] if dnn else None)
     doc = [f"# {t['title']}", t["synthetic_note"] if source in (None, "synthetic") else
-           t["real_note"].format(source=source), t["figure_lang"]]
+           t["real_note"].format(source=source)]
     sections = [
         ("q1", ["cnn"], lambda: model_section(t, lang, cnn, figures_dir, out_dir, cnn_architecture(t, cnn))),
         ("q2", ["dnn", "cnn"], lambda: model_section(t, lang, dnn, figures_dir, out_dir, t["dnn_arch"].format(
             widths=", ".join(map(str, dnn.get("widths", []))))) + (
-            comparison(t, cnn, dnn, figures_dir, models_dir, out_dir) if cnn else [])),
-        ("q3", ["confusion", "cnn"], lambda: confusion_section(t, lang, records["confusion"], cnn, out_dir)),
+            comparison(t, lang, cnn, dnn, figures_dir, models_dir, out_dir) if cnn else [])),
+        ("q3", ["confusion", "cnn"], lambda: confusion_section(t, lang, records["confusion"], cnn, out_dir, faces)),
         ("q4", ["saliency"], lambda: saliency_section(t, lang, records["saliency"], out_dir, faces)),
         ("q5", ["filters"], lambda: filters_section(t, lang, records["filters"], out_dir, faces)),
     ]
@@ -543,6 +550,8 @@ def build_report(models_dir, figures_dir, out, lang="en", collaborators="", face
     if any(records.values()):
         doc.append(f"## {t['prov']}")
         doc.append(provenance(t, records))
+    if lang != "en" and re.search(rf"\]\([^)]*(?<!\.{re.escape(lang)})\.png\)", "\n".join(doc)):
+        doc.insert(2, t["figure_lang"])   # a figure had to be shown in English: say so once, at the top
     text = "\n\n".join(p for p in doc if p) + "\n"
     with atomic_path(out) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:

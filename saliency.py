@@ -31,7 +31,8 @@ import numpy as np
 from ferlib import CLASS_NAMES, SIZE, cli
 from ferlib.data import UserError, load_fer2013
 from ferlib.models import conv_layers, load_model, logits_model, predict_probs
-from ferlib.outputs import analysis_paths, finish_record, pyplot, save_figure, save_json
+from ferlib.outputs import analysis_paths, figure_paths, finish_record, pyplot, save_figure, save_json
+from ferlib.words import FIGURE_WORDS, SPLIT_WORDS, class_words
 
 METHODS = ("vanilla", "smoothgrad", "gradcam")
 SMOOTH_SAMPLES, SMOOTH_NOISE = 16, 0.15 * 255   # SmoothGrad: copies per face, noise std in pixels
@@ -130,49 +131,48 @@ def pick_faces(y, pred):
     return np.array(idx + list(wrong[:1]), int)
 
 
-METHOD_NAMES = {"vanilla": "gradient", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
-
-
-def plot_maps(x, y, pred, maps, methods, title, dest):
+def plot_maps(x, y, pred, maps, methods, split, gradcam_layer, lang, dest):
     """One column per face: the face, then its map overlaid per method; one colour map, one colour bar."""
     plt = pyplot()
+    w, names = FIGURE_WORDS[lang], class_words(lang)
     fig, axes = plt.subplots(1 + len(methods), len(x), figsize=(6.5, 0.95 * (1 + len(methods)) + 0.9),
                              squeeze=False, layout="constrained")
     for c in range(len(x)):
         axes[0, c].imshow(x[c], cmap="gray", vmin=0, vmax=255)
         wrong = y[c] != pred[c]
-        axes[0, c].set_title(f"{CLASS_NAMES[y[c]]}" + (f"\n→ {CLASS_NAMES[pred[c]]}" if wrong else "\n(right)"),
+        axes[0, c].set_title(names[y[c]] + (f"\n→ {names[pred[c]]}" if wrong else f"\n{w['right']}"),
                              fontsize=8, color="firebrick" if wrong else "black")
         for r, m in enumerate(methods, 1):
             axes[r, c].imshow(x[c], cmap="gray", vmin=0, vmax=255)
             im = axes[r, c].imshow(maps[m][c], cmap="inferno", alpha=0.6, vmin=0, vmax=1)
     for ax in axes.ravel():
         ax.set_xticks([]), ax.set_yticks([])
-    axes[0, 0].set_ylabel("face", fontsize=8)
+    axes[0, 0].set_ylabel(w["face"], fontsize=8)
     for r, m in enumerate(methods, 1):
-        axes[r, 0].set_ylabel(METHOD_NAMES[m], fontsize=8)
-    fig.suptitle(title)
-    fig.colorbar(im, ax=axes[1:, :].ravel().tolist(), fraction=0.02, pad=0.01,
-                 label="saliency (map / its max)")
+        axes[r, 0].set_ylabel(w[f"method_{m}"], fontsize=8)
+    layer = w["gradcam_at"].format(layer=gradcam_layer) if gradcam_layer and "gradcam" in methods else ""
+    fig.suptitle(w["saliency_title"].format(split=SPLIT_WORDS[lang][split], layer=layer))
+    fig.colorbar(im, ax=axes[1:, :].ravel().tolist(), fraction=0.02, pad=0.01, label=w["saliency_scale"])
     save_figure(fig, dest)
 
 
-def plot_class_means(means, title, dest):
+def plot_class_means(means, method, split, lang, dest):
     """The mean map of each class's correctly classified faces, on one shared scale."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(CLASS_NAMES), figsize=(6.5, 1.6), layout="constrained")
+    w, names = FIGURE_WORDS[lang], class_words(lang)
+    fig, axes = plt.subplots(1, len(names), figsize=(6.5, 1.6), layout="constrained")
     top = max((m.max() for m in means if m is not None), default=1.0)
     for c, ax in enumerate(axes):
         if means[c] is None:
-            ax.text(0.5, 0.5, "none\ncorrect", ha="center", va="center", fontsize=8)
+            ax.text(0.5, 0.5, w["none_correct"], ha="center", va="center", fontsize=8)
             ax.set_box_aspect(1)
         else:
             im = ax.imshow(means[c], cmap="inferno", vmin=0, vmax=top)
         ax.set_xticks([]), ax.set_yticks([])
-        ax.set_title(CLASS_NAMES[c], fontsize=8)
-    fig.suptitle(title)
+        ax.set_title(names[c], fontsize=8)
+    fig.suptitle(w["mean_title"].format(method=w[f"method_{method}"], split=SPLIT_WORDS[lang][split]))
     if any(m is not None for m in means):
-        fig.colorbar(im, ax=axes.tolist(), fraction=0.02, pad=0.01, label="mean saliency")
+        fig.colorbar(im, ax=axes.tolist(), fraction=0.02, pad=0.01, label=w["mean_saliency"])
     save_figure(fig, dest)
 
 
@@ -270,11 +270,10 @@ def main(argv=None):
 
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "saliency")
     record["figure"], record["figure_mean"] = fig_prefix + ".png", fig_prefix + "_mean.png"
-    layer = f" (Grad-CAM at {record['gradcam_layer']})" if record["gradcam_layer"] else ""
-    plot_maps(x[idx], y[idx], pred[idx], shown, methods, f"Saliency of the class score, {split} split{layer}",
-              record["figure"])
-    plot_class_means(means, f"Mean {METHOD_NAMES[methods[0]]} map of correctly classified faces ({split})",
-                     record["figure_mean"])
+    for lang, path in figure_paths(record["figure"]):
+        plot_maps(x[idx], y[idx], pred[idx], shown, methods, split, record["gradcam_layer"], lang, path)
+    for lang, path in figure_paths(record["figure_mean"]):
+        plot_class_means(means, methods[0], split, lang, path)
     save_json(finish_record(record, t0, __file__, argv), json_path)
     first = record["per_method"][methods[0]]
     print(f"{methods[0]}, saliency per pixel over the image's mean: "

@@ -6,6 +6,7 @@ system).
 """
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -67,13 +68,61 @@ PAGE_WIDTH, DPI, MIN_FONT = 6.5, 200, 8
 
 
 def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend (scripts run on machines with no screen), 8-9 pt text."""
+    """matplotlib.pyplot on the file-only Agg backend (scripts run on machines with no screen), 8-9 pt text.
+
+    Latin text is set in DejaVu Sans as usual; Chinese characters fall back, glyph by glyph, to the
+    CJK font that cjk_font() finds.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8,
-                         "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 10})
+                         "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 10,
+                         "font.family": ["DejaVu Sans"] + ([cjk_font()] if cjk_font() else [])})
     return plt
+
+
+# Fonts with Traditional Chinese glyphs, by family name, in order of preference: Noto/Source Han
+# (Linux), PingFang and Heiti (macOS), JhengHei (Windows); then the Noto Sans CJK SC that the mplfonts
+# package (requirements.txt) installs, which covers Traditional characters too.
+CJK_FAMILIES = ("Noto Sans CJK TC", "Noto Sans TC", "Source Han Sans TC", "Source Han Sans TW", "PingFang TC",
+                "Heiti TC", "Microsoft JhengHei", "Noto Sans CJK JP", "Noto Sans CJK SC", "Source Han Sans SC",
+                "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
+
+
+@functools.cache
+def cjk_font():
+    """The family name of a font that draws Traditional Chinese, registered with matplotlib; None if none."""
+    import glob
+    from matplotlib import font_manager
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in installed:
+            return family
+    try:
+        import mplfonts
+    except ImportError:
+        return None
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(mplfonts.__file__), "fonts", "NotoSansCJK*.otf"))):
+        font_manager.fontManager.addfont(path)
+        return font_manager.FontProperties(fname=path).get_name()
+    return None
+
+
+def figure_languages():
+    """The languages figures are drawn in: English, and Traditional Chinese when a CJK font is at hand."""
+    return ("en", "zh-TW") if cjk_font() else ("en",)
+
+
+def localized(path, lang):
+    """A figure's file in lang: figures/x.png in English, figures/x.zh-TW.png in Traditional Chinese."""
+    stem, ext = os.path.splitext(path)
+    return path if lang == "en" else f"{stem}.{lang}{ext}"
+
+
+def figure_paths(path):
+    """(language, file) for each language the figure is drawn in."""
+    return [(lang, localized(path, lang)) for lang in figure_languages()]
 
 
 def smallest_font(fig):

@@ -28,7 +28,9 @@ from ferlib.fused_bn import portable
 from ferlib.losses import SparseSmoothedCrossentropy, label_accuracy
 from ferlib.machine import distribution, pick_precision
 from ferlib.models import augmentation_summary, predict_probs
-from ferlib.outputs import atomic_path, finish_record, load_json, pyplot, save_figure, save_json, save_model
+from ferlib.outputs import (atomic_path, figure_paths, finish_record, load_json, pyplot, save_figure, save_json,
+                            save_model)
+from ferlib.words import FIGURE_WORDS, train_label
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 DRY_RUN_BATCHES, DRY_RUN_VAL = 2, 64   # --dry-run: one epoch of this many batches, this many val images
@@ -281,9 +283,12 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
     save_model(saved, base + ".keras")
     with atomic_path(base + ".history.csv") as tmp:
         history.to_csv(tmp, index=False)
-    source = "the built-in synthetic faces" if data.source == "synthetic" else os.path.basename(data.source)
-    plot_history(history, f"{kind.upper()} ({record['params']['total']:,} parameters) on {source}",
-                 os.path.join(args.figures_dir, f"{args.name}_history.png"), augmented=bool(record["augmentation"]))
+    dropout = any(l.__class__.__name__ == "Dropout" and l.rate > 0 for l in model.layers)
+    for lang, path in figure_paths(os.path.join(args.figures_dir, f"{args.name}_history.png")):
+        source = FIGURE_WORDS[lang]["synthetic_source"] if data.source == "synthetic" else os.path.basename(data.source)
+        title = FIGURE_WORDS[lang]["history_title"].format(kind=kind.upper(), params=record["params"]["total"],
+                                                           source=source)
+        plot_history(history, title, path, train_label(lang, bool(record["augmentation"]), dropout), lang)
     save_json(finish_record(record, t0, script, argv), base + ".json")
     shutil.rmtree(resume_folder(args), ignore_errors=True)
     acc = ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in evaluation.items())
@@ -364,21 +369,21 @@ def layer_table(model):
     return rows
 
 
-def plot_history(history, title, dest, augmented):
+def plot_history(history, title, dest, train_line, lang="en"):
     """Loss and accuracy per epoch, the best validation epoch marked; page width."""
     plt = pyplot()
+    w = FIGURE_WORDS[lang]
     fig, axes = plt.subplots(1, 2, figsize=(6.5, 2.6))
-    train_label = "train (augmented, dropout on)" if augmented else "train (dropout on)"
     monitor = "val_accuracy" if "val_accuracy" in history else "accuracy"
     best = int(history.loc[history[monitor].idxmax(), "epoch"])
     marker = "o" if len(history) < 15 else None
-    for ax, metric, label in ((axes[0], "loss", "cross-entropy loss"), (axes[1], "accuracy", "accuracy")):
-        ax.plot(history["epoch"], history[metric], label=train_label, marker=marker, ms=3)
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        ax.plot(history["epoch"], history[metric], label=train_line, marker=marker, ms=3)
         if f"val_{metric}" in history:
-            ax.plot(history["epoch"], history[f"val_{metric}"], label="validation", marker=marker, ms=3)
-        ax.axvline(best, color="gray", ls="--", lw=0.8, label=f"best epoch ({best})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
+            ax.plot(history["epoch"], history[f"val_{metric}"], label=w["validation"], marker=marker, ms=3)
+        ax.axvline(best, color="gray", ls="--", lw=0.8, label=w["best_epoch"].format(epoch=best))
+        ax.set_xlabel(w["epoch"])
+        ax.set_ylabel(w[metric])
         ax.grid(alpha=0.3)
     axes[1].set_ylim(0, 1)
     axes[1].legend(loc="lower right")

@@ -12,6 +12,7 @@ import filter_viz
 import predict
 import saliency
 from conftest import run_script
+from ferlib import CLASS_NAMES
 from ferlib.data import load_synthetic
 from ferlib.models import load_model, predict_probs
 
@@ -77,6 +78,17 @@ def test_confusion_rows_sum_to_class_counts_and_accuracy_matches_evaluate(traine
     assert f"{top['true']} -> {top['predicted']}" in rep["sentence"]
     assert os.path.getsize(rep["figure"]) > 20_000
     assert (trained["models"] / "cnn.confusion.json").exists()
+    # The gallery: for each top pair, faces of the true class predicted as the other, most confident first.
+    probs = predict_probs(model, x)
+    assert [(g["true"], g["predicted"]) for g in rep["gallery"]] == [(p["true"], p["predicted"])
+                                                                    for p in rep["most_confused"]]
+    for g, pair in zip(rep["gallery"], rep["most_confused"]):
+        i, j = CLASS_NAMES.index(g["true"]), CLASS_NAMES.index(g["predicted"])
+        assert len(g["indices"]) == min(pair["count"], confusion.GALLERY_FACES)
+        assert all(y[k] == i and probs[k].argmax() == j for k in g["indices"])
+        np.testing.assert_allclose(g["probabilities"], probs[g["indices"], j], atol=1e-4)
+        assert g["probabilities"] == sorted(g["probabilities"], reverse=True)
+    assert os.path.exists(rep["gallery_figure"])
 
 
 def test_predict_writes_one_row_per_id_and_agrees_with_confusion(trained, tmp_path):

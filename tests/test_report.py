@@ -15,6 +15,7 @@ import confusion
 import filter_viz
 import make_report
 import saliency
+from ferlib.outputs import figure_languages
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +109,25 @@ def test_both_languages_have_the_same_keys_and_zh_tw_has_no_english_sentence(ana
     english = re.findall(r"[A-Za-z]{3,}(?:[\s,]+[A-Za-z]{3,}){2,}", leftover)   # three English words in a row
     assert not english, english[:5]
     assert "合作者" in text and "測試集" in text and "生氣" in text
+    # Its figures are the Traditional Chinese ones; the English fallback's note is not needed.
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert links and all(link.endswith(".zh-TW.png") for link in links), links
+    assert make_report.TEXT["zh-TW"]["figure_lang"] not in text
+
+
+def test_zh_tw_report_without_chinese_figures_shows_the_english_ones_and_says_so_once(analysed, tmp_path):
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    for path in glob.glob(str(analysed["figures"] / "*.png")):
+        if ".zh-TW." not in path:
+            shutil.copy(path, figures)
+    text = make_report.main(["--models-dir", str(analysed["models"]), "--figures-dir", str(figures),
+                             "--out", str(tmp_path / "zh.md"), "--lang", "zh-TW"])
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) >= 8 and all((tmp_path / link).exists() for link in links)
+    # (make_report draws its own comparison figure in Chinese: only the others fall back)
+    assert any(not link.endswith(".zh-TW.png") for link in links)
+    assert text.count(make_report.TEXT["zh-TW"]["figure_lang"]) == 1
 
 
 def test_missing_runs_give_the_command_not_a_crash(trained, tmp_path):
@@ -157,10 +177,17 @@ def test_every_figure_fits_a_printed_page(analysed, tmp_path):
     trained = analysed
     make_report.main(["--models-dir", str(trained["models"]), "--figures-dir", str(trained["figures"]),
                       "--out", str(tmp_path / "r.md")])
+    make_report.main(["--models-dir", str(trained["models"]), "--figures-dir", str(trained["figures"]),
+                      "--out", str(tmp_path / "z.md"), "--lang", "zh-TW"])
     figures = glob.glob(str(trained["figures"] / "*.png"))
     names = {os.path.basename(f) for f in figures}
-    assert {"cnn_history.png", "dnn_history.png", "cnn_confusion.png", "cnn_saliency.png", "cnn_saliency_mean.png",
-            "cnn_filters_conv2d_6.png", "cnn_activations_conv2d_6.png", "cnn_dnn_accuracy.png"} <= names
+    english = {"cnn_history.png", "dnn_history.png", "cnn_confusion.png", "cnn_confused.png", "cnn_saliency.png",
+               "cnn_saliency_mean.png", "cnn_filters_conv2d_6.png", "cnn_activations_conv2d_6.png",
+               "cnn_dnn_accuracy.png"}
+    assert english <= names
+    # requirements.txt installs a CJK font, so every figure is drawn in Traditional Chinese as well.
+    assert figure_languages() == ("en", "zh-TW")
+    assert {n.replace(".png", ".zh-TW.png") for n in english} <= names
     for path in figures:
         with Image.open(path) as im:
             dpi = im.info["dpi"][0]
