@@ -117,12 +117,28 @@ class SwapEMAWeights(keras.callbacks.SwapEMAWeights):
         self._ema_weights_in_model = resuming
 
 
+class BestCheckpoint(keras.callbacks.ModelCheckpoint):
+    """Keras' best-only checkpoint, written beside its place and renamed into it.
+
+    A kill while the model is written leaves the previous best whole.
+    """
+
+    def __init__(self, path, **kwargs):
+        self.path = path
+        super().__init__(os.path.join(os.path.dirname(path), ".best.tmp.keras"), save_best_only=True, **kwargs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if os.path.exists(self.filepath):
+            os.replace(self.filepath, self.path)
+
+
 def cosine_schedule(lr, epochs):
     """Epoch -> learning rate, from lr down to 0 along half a cosine."""
     return lambda epoch: 0.5 * lr * (1 + math.cos(math.pi * epoch / epochs))
 
 
-LAST_WEIGHTS = "last.weights.h5"
+LAST_WEIGHTS, BEST = "last.weights.h5", "best.keras"
 
 
 def training_callbacks(batches, resume_dir, args, epochs, monitor):
@@ -139,11 +155,11 @@ def training_callbacks(batches, resume_dir, args, epochs, monitor):
         keras.callbacks.CSVLogger(os.path.join(resume_dir, "history.csv"), append=True),
         # On resume, the best so far must be remembered, or the first resumed
         # epoch would always count as the best.
-        keras.callbacks.ModelCheckpoint(os.path.join(resume_dir, "best.keras"), monitor=monitor,
-                                        mode="max", save_best_only=True,
-                                        initial_value_threshold=best_so_far(resume_dir, monitor)),
+        BestCheckpoint(os.path.join(resume_dir, BEST), monitor=monitor, mode="max",
+                       initial_value_threshold=best_so_far(resume_dir, monitor)),
         SaveLastWeights(os.path.join(resume_dir, LAST_WEIGHTS)),
-        keras.callbacks.BackupAndRestore(backup),
+        # Two copies: a kill while the newest is written leaves the one before it to resume from.
+        keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
     ]
 
 
@@ -151,7 +167,7 @@ def best_so_far(resume_dir, monitor):
     """The best monitored value a resumed run already reached, or None for a fresh run."""
     import pandas as pd
     log = os.path.join(resume_dir, "history.csv")
-    if not os.path.exists(log) or not os.path.exists(os.path.join(resume_dir, "best.keras")):
+    if not os.path.exists(log) or not os.path.exists(os.path.join(resume_dir, BEST)):
         return None
     values = pd.read_csv(log).get(monitor)
     return None if values is None or values.empty else float(values.max())

@@ -25,12 +25,37 @@ def atomic_path(dest):
     os.makedirs(folder, exist_ok=True)
     stem, ext = os.path.splitext(base)
     tmp = os.path.join(folder, f".{stem}.tmp{os.getpid()}{ext}")
+    _remove_orphans(folder, stem, ext)
     try:
         yield tmp
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _remove_orphans(folder, stem, ext):
+    """Temporary files of dest that a killed process left behind (their PID is no longer running)."""
+    prefix = f".{stem}.tmp"
+    for name in os.listdir(folder):
+        pid = name[len(prefix):-len(ext) or None] if name.startswith(prefix) and name.endswith(ext) else ""
+        if pid.isdigit() and not _running(int(pid)):
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def _running(pid):
+    if os.name == "nt":   # there os.kill(pid, 0) would end the process, not probe it
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:   # another user's process, or a system that cannot tell: leave its file alone
+        return True
+    return True
 
 
 def analysis_paths(model_path, figures_dir, what):

@@ -16,13 +16,14 @@ import contextlib
 import shutil
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from ferlib import CLASS_NAMES, cli, quiet_tf  # noqa: F401  (quiet_tf: before keras, which imports tensorflow)
 from ferlib.batches import Batches, array_batches
-from ferlib.callbacks import LAST_WEIGHTS, training_callbacks
+from ferlib.callbacks import BEST, LAST_WEIGHTS, training_callbacks
 from ferlib.data import UserError, load_fer2013
 from ferlib.fused_bn import portable
 from ferlib.losses import SparseSmoothedCrossentropy, label_accuracy
@@ -230,7 +231,7 @@ def one_run_at_a_time(args):
 
 def load_best(model, args):
     """The best validation epoch's weights into model: they are the run's result."""
-    best = os.path.join(resume_folder(args), "best.keras")
+    best = os.path.join(resume_folder(args), BEST)
     if os.path.exists(best):
         model.load_weights(best)
 
@@ -326,6 +327,7 @@ def start_or_resume(args):
             saved.update({k: v for k, v in settings.items() if k not in saved and not v})
             if saved == settings:
                 print(f"resuming from {resume_dir}", file=sys.stderr)
+                repair_resume_folder(resume_dir)
                 return resume_dir
             changed = ", ".join(f"--{k.replace('_', '-')} {saved.get(k)} -> {v}" for k, v in settings.items()
                                 if saved.get(k) != v)
@@ -338,6 +340,55 @@ def start_or_resume(args):
     os.makedirs(resume_dir)
     save_json(settings, stamp)
     return resume_dir
+
+
+def repair_resume_folder(resume_dir):
+    """Mend what a kill or a damaged disk left in a half-done run; each repair is one line on stderr.
+
+    The log is cut to its last whole line; a backup that does not read is replaced by the one before
+    it (Keras keeps two), or dropped when neither reads; a damaged best or last checkpoint is dropped.
+    """
+    say = lambda what: print(f"{resume_dir}: {what}", file=sys.stderr)
+    log = os.path.join(resume_dir, "history.csv")
+    if os.path.exists(log):
+        with open(log, "rb") as f:
+            text = f.read()
+        if text and not text.endswith(b"\n"):
+            with atomic_path(log) as tmp, open(tmp, "wb") as f:
+                f.write(text[:text.rfind(b"\n") + 1])
+            say("history.csv ended in a torn line (killed while logging?); it is cut to its last whole line")
+    backup = os.path.join(resume_dir, "backup")
+    pair = [os.path.join(backup, n) for n in ("latest.weights.h5", "training_metadata.json")]
+    if os.path.exists(pair[0]) and not _backup_reads(*pair):
+        if _backup_reads(*(p + ".bkp" for p in pair)):
+            for p in pair:
+                shutil.copyfile(p + ".bkp", p)
+            say("the last backup is damaged (killed while it was written?); resuming from the one before it")
+        else:
+            shutil.rmtree(backup)
+            say("the backup is damaged and has no readable copy; training starts again from epoch 1")
+    for name, consequence in ((BEST, "the best epoch is chosen among the epochs still to run"),
+                              (LAST_WEIGHTS, "training goes on from the last backup, if there is one")):
+        path = os.path.join(resume_dir, name)
+        if os.path.exists(path) and not (zipfile.is_zipfile(path) if name.endswith(".keras") else _h5_reads(path)):
+            os.remove(path)
+            say(f"{name} is damaged and is dropped; {consequence}")
+
+
+def _h5_reads(path):
+    import h5py
+    try:
+        with h5py.File(path, "r"):
+            return True
+    except OSError:
+        return False
+
+
+def _backup_reads(weights, metadata):
+    try:
+        return _h5_reads(weights) and isinstance(load_json(metadata)["epoch"], int)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 # ---------------------------------------------------------------- record and curves

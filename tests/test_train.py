@@ -3,6 +3,9 @@
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -11,7 +14,7 @@ import pytest
 
 import train_cnn
 import train_dnn
-from conftest import run_script
+from conftest import ROOT, run_script
 from ferlib.data import UserError, write_csv
 from ferlib.synthetic import synthetic_faces
 
@@ -165,11 +168,12 @@ def test_mixup_run_scores_validation_on_labels_and_saves_a_model_that_loads(tmp_
 def test_optimizer_flag_picks_adam_or_sgd_with_nesterov_momentum():
     import argparse
     from ferlib.train import make_optimizer
-    sgd = make_optimizer(argparse.Namespace(optimizer="sgd", lr=0.01, weight_decay=0.0))
+    sgd = make_optimizer(argparse.Namespace(optimizer="sgd", lr=0.01, weight_decay=0.0, ema=0.0))
     assert isinstance(sgd, keras.optimizers.SGD) and sgd.nesterov and sgd.momentum == 0.9
     assert float(sgd.learning_rate) == pytest.approx(0.01) and sgd.weight_decay is None
-    adam = make_optimizer(argparse.Namespace(optimizer="adam", lr=0.001, weight_decay=0.1))
+    adam = make_optimizer(argparse.Namespace(optimizer="adam", lr=0.001, weight_decay=0.1, ema=0.999))
     assert isinstance(adam, keras.optimizers.Adam) and adam.weight_decay == 0.1
+    assert adam.use_ema and adam.ema_momentum == 0.999 and not sgd.use_ema
 
 
 def test_weight_decay_shrinks_kernels_only(tmp_path):
@@ -179,7 +183,7 @@ def test_weight_decay_shrinks_kernels_only(tmp_path):
     from ferlib.train import make_optimizer
     model = build_cnn(augment=False)
     before = {w.path: np.asarray(w) for w in model.trainable_weights}
-    opt = make_optimizer(argparse.Namespace(optimizer="adam", lr=0.01, weight_decay=0.5))
+    opt = make_optimizer(argparse.Namespace(optimizer="adam", lr=0.01, weight_decay=0.5, ema=0.0))
     opt.apply_gradients([(np.zeros(w.shape, "float32"), w) for w in model.trainable_weights])
     for w in model.trainable_weights:
         factor = 1 - 0.01 * 0.5 if w.name == "kernel" else 1.0
@@ -242,6 +246,57 @@ def test_a_run_killed_after_its_last_epoch_is_saved_by_the_rerun_not_retrained(t
     b = keras.saving.load_model(tmp_path / "models" / "whole.keras").get_weights()
     for u, v in zip(a, b):
         np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
+
+
+KILL_RUN = ["--data", "synthetic", "--limit", "256", "--batch-size", "64", "--epochs", "3", "--precision", "float32"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The run the killed ones must end equal to: the same command, never interrupted."""
+    models = tmp_path_factory.mktemp("whole")
+    r = run_script("train_dnn.py", *KILL_RUN, "--models-dir", models, "--figures-dir", models)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return models / "dnn.keras"
+
+
+@pytest.mark.parametrize("point,says", [("epoch", "resuming from"),
+                                        ("backup", "resuming from the one before it"),
+                                        ("best", "resuming from"),
+                                        ("final", "training had finished; evaluating and saving")])
+def test_a_run_killed_at_any_point_loses_at_most_the_epoch_in_progress(tmp_path, uninterrupted, point, says):
+    where = ["--models-dir", tmp_path / "models", "--figures-dir", tmp_path / "figures"]
+    killed = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "kill_at.py"), point, "train_dnn.py",
+                             *map(str, KILL_RUN + where)], capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (tmp_path / "models" / "dnn.keras").exists()
+    rerun = run_script("train_dnn.py", *KILL_RUN, *where)   # the same command again
+    assert rerun.returncode == 0 and says in rerun.stderr, rerun.stderr[-2000:]
+    history = pd.read_csv(tmp_path / "models" / "dnn.history.csv")
+    assert history["epoch"].tolist() == [1, 2, 3]
+    a = keras.saving.load_model(uninterrupted).get_weights()
+    b = keras.saving.load_model(tmp_path / "models" / "dnn.keras").get_weights()
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
+    assert sorted(os.listdir(tmp_path / "models")) == ["dnn.history.csv", "dnn.json", "dnn.keras", "dnn.lock"]
+
+
+def test_a_damaged_resume_folder_is_mended_in_one_line_per_repair(tmp_path):
+    with pytest.raises(Killed):
+        train_dnn.main(_args(tmp_path, "d", "--epochs", "3"), callbacks=[KillAfter(1)])
+    resume = tmp_path / "models" / "d.resume"
+    with open(resume / "history.csv", "a") as f:
+        f.write("2,0.5")                                                # a torn log line
+    (resume / "best.keras").write_bytes(b"PK\x03\x04 half a zip")      # a torn best checkpoint
+    backup = resume / "backup"
+    (backup / "training_metadata.json").write_text('{"epo')             # a torn backup
+    r = run_script("train_dnn.py", *_args(tmp_path, "d", "--epochs", "3"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [l for l in r.stderr.splitlines() if str(resume) in l]
+    assert any("cut to its last whole line" in l for l in lines)
+    assert any("resuming from the one before it" in l for l in lines)
+    assert any("best.keras is damaged and is dropped" in l for l in lines)
+    assert pd.read_csv(tmp_path / "models" / "d.history.csv")["epoch"].tolist() == [1, 2, 3]
 
 
 def _tree_digest(root):
