@@ -135,7 +135,7 @@ def plot_maps(x, y, pred, maps, methods, split, gradcam_layer, lang, dest):
     """One column per face: the face, then its map overlaid per method; one colour map, one colour bar."""
     plt = pyplot()
     w, names = FIGURE_WORDS[lang], class_words(lang)
-    fig, axes = plt.subplots(1 + len(methods), len(x), figsize=(6.5, 0.95 * (1 + len(methods)) + 0.9),
+    fig, axes = plt.subplots(1 + len(methods), len(x), figsize=(6.5, 0.72 * (1 + len(methods)) + 0.6),
                              squeeze=False, layout="constrained")
     for c in range(len(x)):
         axes[0, c].imshow(x[c], cmap="gray", vmin=0, vmax=255)
