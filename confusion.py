@@ -17,13 +17,15 @@ scikit-learn. Figures are drawn in English, and also in Traditional Chinese
 
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
 from ferlib import CLASS_NAMES, cli
 from ferlib.data import load_fer2013
 from ferlib.models import load_model, mirror_tta, predict_probs
-from ferlib.outputs import analysis_paths, figure_paths, finish_record, pyplot, save_figure, save_json
+from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
+                            save_json, write_together)
 from ferlib.words import FIGURE_WORDS, SPLIT_WORDS, class_words
 
 TOP_PAIRS = 3
@@ -120,6 +122,7 @@ def main(argv=None):
                         "(both accuracies are recorded either way)")
     cli.add_figures_arg(p, "the confusion matrix goes")
     args = p.parse_args(argv)
+    check_writable(args.figures_dir)   # before the work, not after it
     t0 = time.perf_counter()
 
     model = load_model(args.model)
@@ -138,12 +141,12 @@ def main(argv=None):
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "confusion")
     report["figure"] = fig_prefix + ".png"
     report["gallery_figure"] = analysis_paths(args.model, args.figures_dir, "confused")[0] + ".png"
-    for lang, path in figure_paths(report["figure"]):
-        plot_confusion(report["counts"], split, report["accuracy"], args.tta, lang, path)
+    writes = [(path, partial(plot_confusion, report["counts"], split, report["accuracy"], args.tta, lang))
+              for lang, path in figure_paths(report["figure"])]
     if report["gallery"]:
-        for lang, path in figure_paths(report["gallery_figure"]):
-            plot_confused_faces(x, report["gallery"], split, lang, path)
-    save_json(finish_record(report, t0, __file__, argv), json_path)
+        writes += [(path, partial(plot_confused_faces, x, report["gallery"], split, lang))
+                   for lang, path in figure_paths(report["gallery_figure"])]
+    write_together(writes + [(json_path, partial(save_json, finish_record(report, t0, __file__, argv)))])
     print(f"accuracy {report['accuracy_plain']:.4f} (with mirror TTA {report['accuracy_tta']:.4f}), "
           f"macro-F1 {report['macro_f1']:.4f} on {len(y)} {split} images")
     print(f"most confused: {report['sentence']}")

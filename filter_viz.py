@@ -31,13 +31,15 @@ output maps for face N of the split.
 import math
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
 from ferlib import CLASS_NAMES, cli
 from ferlib.data import UserError, load_fer2013
 from ferlib.models import conv_layers, load_model, predict_probs
-from ferlib.outputs import analysis_paths, figure_paths, finish_record, pyplot, save_figure, save_json
+from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
+                            save_json, write_together)
 from ferlib.words import FIGURE_WORDS, SPLIT_WORDS, class_words
 
 STEP_SIZE = 32.0     # pixels (0-255 scale) per step, after normalising the gradient RMS to 1
@@ -216,6 +218,7 @@ def main(argv=None):
     cli.add_data_args(p)
     cli.add_figures_arg(p, "the filter and activation images go")
     args = p.parse_args(argv)
+    check_writable(args.figures_dir)   # before the work, not after it
     t0 = time.perf_counter()
 
     model = load_model(args.model)
@@ -244,8 +247,8 @@ def main(argv=None):
         "median_gain": float(np.median(final[~dead] / np.maximum(start[~dead], DEAD))) if (~dead).any() else 0.0,
         "patterns": dict(zip(filters[~dead].tolist(), stats)), "pattern_counts": pattern_counts(stats),
     }
-    for lang, path in figure_paths(record["figure"]):
-        plot_filters(images, filters, final, dead, args.layer, args.steps, lang, path)
+    writes = [(path, partial(plot_filters, images, filters, final, dead, args.layer, args.steps, lang))
+              for lang, path in figure_paths(record["figure"])]
     if args.image is not None:
         face = x[args.image]
         # float32: under mixed precision the layer outputs bfloat16, which matplotlib cannot scale
@@ -254,9 +257,9 @@ def main(argv=None):
         truth = CLASS_NAMES[y[args.image]] if y[args.image] >= 0 else "unlabelled"
         record.update(activations_figure=f"{fig_prefix.replace('_filters', '_activations')}_{args.layer}.png",
                       image={"split": split, "index": args.image, "true": truth, "predicted": CLASS_NAMES[pred]})
-        for lang, path in figure_paths(record["activations_figure"]):
-            plot_activations(face, maps, args.layer, record["image"], lang, path)
-    save_json(finish_record(record, t0, __file__, argv), json_path)
+        writes += [(path, partial(plot_activations, face, maps, args.layer, record["image"], lang))
+                   for lang, path in figure_paths(record["activations_figure"])]
+    write_together(writes + [(json_path, partial(save_json, finish_record(record, t0, __file__, argv)))])
     c = record["pattern_counts"]
     print(f"{args.layer}: {len(filters)} filters, {int(dead.sum())} dead; {c['stripes']} stripes "
           f"({c['horizontal']} horizontal, {c['vertical']} vertical, {c['diagonal']} diagonal), {c['dots']} dots; "

@@ -10,14 +10,15 @@ the id.
 """
 
 import csv
+import os
 import sys
 
 import numpy as np
 
 from ferlib import cli
-from ferlib.data import load_fer2013
+from ferlib.data import UserError, load_fer2013
 from ferlib.models import load_model, predict_probs
-from ferlib.outputs import atomic_path
+from ferlib.outputs import atomic_path, check_writable
 
 
 def main(argv=None):
@@ -29,11 +30,16 @@ def main(argv=None):
     p.add_argument("--out", default="submission.csv", help="CSV to write, header id,label (default: %(default)s)")
     p.add_argument("--tta", action="store_true", help="average each prediction with its mirror image's")
     args = p.parse_args(argv)
+    if os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} is a folder; name the CSV file to write")
+    check_writable(os.path.dirname(args.out) or ".")
 
     model = load_model(args.model)
     data = load_fer2013(args.data, seed=args.seed)
     split = args.split or ("test" if data.counts().get("test") else "val")
     x, y = data.split(split)
+    if not len(x):
+        raise UserError(f"{data.source}: its {split} split is empty; pick another with --split")
     ids = data.ids if data.ids is not None else np.arange(len(x))
     pred = predict_probs(model, x, tta=args.tta).argmax(1)
     with atomic_path(args.out) as tmp:

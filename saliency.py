@@ -25,13 +25,15 @@ that carry the expression.
 
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
 from ferlib import CLASS_NAMES, SIZE, cli
 from ferlib.data import UserError, load_fer2013
 from ferlib.models import conv_layers, load_model, logits_model, predict_probs
-from ferlib.outputs import analysis_paths, figure_paths, finish_record, pyplot, save_figure, save_json
+from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
+                            save_json, write_together)
 from ferlib.words import FIGURE_WORDS, SPLIT_WORDS, class_words
 
 METHODS = ("vanilla", "smoothgrad", "gradcam")
@@ -219,6 +221,7 @@ def main(argv=None):
                    help="faces of the split used for the per-class mean maps and statistics (default: %(default)s)")
     cli.add_figures_arg(p, "the saliency figures go")
     args = p.parse_args(argv)
+    check_writable(args.figures_dir)   # before the work, not after it
     if args.mean_limit < 1:
         raise UserError("--mean-limit must be at least 1")
     t0 = time.perf_counter()
@@ -270,11 +273,11 @@ def main(argv=None):
 
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "saliency")
     record["figure"], record["figure_mean"] = fig_prefix + ".png", fig_prefix + "_mean.png"
-    for lang, path in figure_paths(record["figure"]):
-        plot_maps(x[idx], y[idx], pred[idx], shown, methods, split, record["gradcam_layer"], lang, path)
-    for lang, path in figure_paths(record["figure_mean"]):
-        plot_class_means(means, methods[0], split, lang, path)
-    save_json(finish_record(record, t0, __file__, argv), json_path)
+    writes = [(path, partial(plot_maps, x[idx], y[idx], pred[idx], shown, methods, split, record["gradcam_layer"],
+                             lang)) for lang, path in figure_paths(record["figure"])]
+    writes += [(path, partial(plot_class_means, means, methods[0], split, lang))
+               for lang, path in figure_paths(record["figure_mean"])]
+    write_together(writes + [(json_path, partial(save_json, finish_record(record, t0, __file__, argv)))])
     first = record["per_method"][methods[0]]
     print(f"{methods[0]}, saliency per pixel over the image's mean: "
           + ", ".join(f"{b} {r:.2f}x" for b, r in first["bands"].items())

@@ -14,6 +14,10 @@ SIZE = 48   # FER2013 faces are SIZE x SIZE grayscale
 DEFAULT_DATA = ("data/fer2013.csv", "data/fer2013.csv.gz", "data/train.csv", "data/train.csv.gz", "data/fer2013")
 
 
+class UserError(Exception):
+    """A mistake the user can fix (bad file, bad flag, full disk): one line, exit 2, no traceback."""
+
+
 def default_data_path():
     """The first of DEFAULT_DATA that exists (relative to the working folder), or None."""
     return next((p for p in DEFAULT_DATA if os.path.exists(p)), None)

@@ -45,6 +45,10 @@ def run(main, argv=None):
     except UserError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:   # a full disk, a folder that cannot be written: the machine's state, not a bug
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"{prog}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ferlib import CLASS_NAMES, DEFAULT_DATA, SIZE, default_data_path
+from ferlib import CLASS_NAMES, DEFAULT_DATA, SIZE, UserError, default_data_path  # noqa: F401 (UserError: ferlib.data.UserError too)
 from ferlib.outputs import atomic_path
 from ferlib.synthetic import LABEL_NOISE, fer2013_shares, noisy_labels, synthetic_faces
 
@@ -43,10 +43,6 @@ SYNTHETIC_LABEL_NOISE = LABEL_NOISE
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".tif", ".tiff")
 FOLDER_SPLITS = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "publictest": "val", "test": "test", "privatetest": "test"}
-
-
-class UserError(Exception):
-    """A mistake the user can fix (bad file, bad flag): one line, exit 2, no traceback."""
 
 
 class DataError(UserError):

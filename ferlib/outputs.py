@@ -12,10 +12,13 @@ import os
 import platform
 import shlex
 import subprocess
+import tempfile
 import time
 import sys
 
 import numpy as np
+
+from ferlib import UserError
 
 
 @contextlib.contextmanager
@@ -32,6 +35,33 @@ def atomic_path(dest):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextlib.contextmanager
+def written_together(*dests):
+    """Temporary paths for the outputs of one step: all are renamed into place after the block, or none.
+
+    A full disk or an unwritable folder met while writing any of them leaves every earlier output as it was.
+    """
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(atomic_path(d)) for d in dests]
+
+
+def write_together(writes):
+    """writes: [(destination, writer)]; each writer(temporary path) writes its file, then all are renamed."""
+    with written_together(*(dest for dest, _ in writes)) as tmps:
+        for (_, write), tmp in zip(writes, tmps):
+            write(tmp)
+
+
+def check_writable(folder):
+    """Make folder if need be and write a file in it, so a step fails before its work, not after it."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check"):
+            pass
+    except OSError as e:
+        raise UserError(f"{folder}: cannot write there ({e.strerror or e})") from None
 
 
 def _remove_orphans(folder, stem, ext):
@@ -164,11 +194,6 @@ def save_figure(fig, dest, dpi=DPI):
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", pad_inches=0.03,
                     metadata={"Smallest font (pt)": f"{smallest_font(fig)}"})
     plt.close(fig)
-
-
-def save_model(model, dest):
-    with atomic_path(dest) as tmp:
-        model.save(tmp)
 
 
 def finish_record(record, t0, script, argv):

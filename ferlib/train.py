@@ -29,8 +29,8 @@ from ferlib.fused_bn import portable
 from ferlib.losses import SparseSmoothedCrossentropy, label_accuracy
 from ferlib.machine import distribution, pick_precision
 from ferlib.models import augmentation_summary, predict_probs
-from ferlib.outputs import (atomic_path, figure_paths, finish_record, load_json, pyplot, save_figure, save_json,
-                            save_model)
+from ferlib.outputs import (atomic_path, check_writable, figure_paths, finish_record, load_json, pyplot,
+                            save_figure, save_json, written_together)
 from ferlib.words import FIGURE_WORDS, train_label
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -107,6 +107,8 @@ def check_args(args):
         scratch = tempfile.mkdtemp(prefix="ferkit-dry-run-")
         args.models_dir, args.figures_dir = os.path.join(scratch, "models"), os.path.join(scratch, "figures")
         print(f"dry run: writing to {scratch}", file=sys.stderr)
+    for folder in (args.models_dir, args.figures_dir):   # hours of training must not end in "cannot write"
+        check_writable(folder)
     return args
 
 
@@ -281,16 +283,19 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
         record["widths"] = [int(l.units) for l in model.layers if l.name.startswith("dense_")]
 
     base = os.path.join(args.models_dir, args.name)
-    save_model(saved, base + ".keras")
-    with atomic_path(base + ".history.csv") as tmp:
-        history.to_csv(tmp, index=False)
+    figures = figure_paths(os.path.join(args.figures_dir, f"{args.name}_history.png"))
     dropout = any(l.__class__.__name__ == "Dropout" and l.rate > 0 for l in model.layers)
-    for lang, path in figure_paths(os.path.join(args.figures_dir, f"{args.name}_history.png")):
-        source = FIGURE_WORDS[lang]["synthetic_source"] if data.source == "synthetic" else os.path.basename(data.source)
-        title = FIGURE_WORDS[lang]["history_title"].format(kind=kind.upper(), params=record["params"]["total"],
-                                                           source=source)
-        plot_history(history, title, path, train_label(lang, bool(record["augmentation"]), dropout), lang)
-    save_json(finish_record(record, t0, script, argv), base + ".json")
+    with written_together(base + ".keras", base + ".history.csv", *(path for _, path in figures),
+                          base + ".json") as (model_tmp, history_tmp, *tmps):
+        saved.save(model_tmp)
+        history.to_csv(history_tmp, index=False)
+        for (lang, _), tmp in zip(figures, tmps):
+            source = (FIGURE_WORDS[lang]["synthetic_source"] if data.source == "synthetic"
+                      else os.path.basename(data.source))
+            title = FIGURE_WORDS[lang]["history_title"].format(kind=kind.upper(), params=record["params"]["total"],
+                                                               source=source)
+            plot_history(history, title, tmp, train_label(lang, bool(record["augmentation"]), dropout), lang)
+        save_json(finish_record(record, t0, script, argv), tmps[-1])
     shutil.rmtree(resume_folder(args), ignore_errors=True)
     acc = ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in evaluation.items())
     print(f"{kind}: {acc}; {record['train_images_per_second']} train img/s; wrote {base}.keras", file=sys.stderr)

@@ -366,3 +366,52 @@ def test_flags_out_of_range_are_refused_before_anything_runs(tmp_path, flags, wo
     with pytest.raises(UserError, match=re.escape(words)):
         train_dnn.main(_args(tmp_path, "dnn") + flags)
     assert not (tmp_path / "models").exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a 2 MB tmpfs (needs mount rights: root, as on the kit's CI)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    yield disk
+    subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_ends_in_one_line_and_leaves_the_earlier_outputs_as_they_were(tmp_path, small_disk):
+    args = _args(tmp_path, "dnn", "--epochs", "1", "--figures-dir", str(small_disk))
+    train_dnn.main(args)                                        # an earlier run's outputs
+    before = {**_tree_digest(tmp_path / "models"), **_tree_digest(small_disk)}
+    filler = small_disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)             # the disk fills up
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    r = run_script("train_dnn.py", *args, "--seed", "1")         # a new run writes its figure there
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    errors = [l for l in r.stderr.splitlines() if "error:" in l]
+    assert len(errors) == 1 and "No space left on device" in errors[0], r.stderr[-2000:]
+    filler.unlink()
+    after = {**_tree_digest(tmp_path / "models"), **_tree_digest(small_disk)}
+    # The model, history and record are the earlier run's: none of the new outputs landed alone.
+    assert {k: v for k, v in after.items() if not k.startswith("dnn.resume")} == before
+    assert "dnn.resume/last.weights.h5" in after   # with space freed, the rerun saves without training again
+    assert not [n for n in os.listdir(small_disk) if ".tmp" in n]
+
+
+@pytest.mark.parametrize("script,flag", [("train_dnn.py", "--figures-dir"), ("train_dnn.py", "--models-dir"),
+                                         ("confusion.py", "--figures-dir")])
+def test_an_output_folder_that_cannot_be_made_is_refused_before_any_work(tmp_path, script, flag):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    args = _args(tmp_path, "dnn") if script.startswith("train") else ["--data", "synthetic"]
+    r = run_script(script, *args, flag, blocker / "out")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    errors = [l for l in r.stderr.splitlines() if "error:" in l]
+    assert len(errors) == 1 and "cannot write there" in errors[0], r.stderr
+    assert "parameters" not in r.stderr   # refused before training started
