@@ -21,7 +21,7 @@ import os
 import re
 import sys
 
-from ferlib import CLASS_NAMES, cli
+from ferlib import CLASS_NAMES, UserError, cli
 from ferlib.outputs import atomic_path, figure_languages, load_json, localized, pyplot, save_figure
 from ferlib.words import CLASS_WORDS, FIGURE_WORDS, SPLIT_WORDS, train_label
 
@@ -234,7 +234,13 @@ RECORDS = {"cnn": "cnn.json", "dnn": "dnn.json", "confusion": "cnn.confusion.jso
 # ---------------------------------------------------------------- small pieces
 
 def read(path):
-    return load_json(path) if os.path.exists(path) else None
+    """A run record, or None when the run was not made; a damaged one is a UserError naming it."""
+    if not os.path.exists(path):
+        return None
+    try:
+        return load_json(path)
+    except (ValueError, UnicodeDecodeError):
+        raise UserError(f"{path}: damaged run record (not JSON); rerun the step that writes it") from None
 
 
 def link(path, out_dir, alt):

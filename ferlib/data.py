@@ -45,6 +45,12 @@ FOLDER_SPLITS = {"train": "train", "training": "train", "val": "val", "valid": "
                  "validation": "val", "publictest": "val", "test": "test", "privatetest": "test"}
 
 
+def _shown(field):
+    """A data field as a message quotes it: decoded, and cut to 30 characters (a whole row is no help)."""
+    text = field.decode("utf-8", "replace") if isinstance(field, bytes) else str(field)
+    return repr(text if len(text) <= 30 else text[:30] + "...")
+
+
 class DataError(UserError):
     def __init__(self, path, problem, line=None):
         where = f"{path}:{line}" if line is not None else f"{path}"
@@ -130,8 +136,8 @@ def split_indices(y, seed=0, val_fraction=0.1):
     """Seeded, stratified (train, val) index arrays: the same for the same labels and seed."""
     from sklearn.model_selection import train_test_split
     idx = np.arange(len(y))
-    if len(y) == 0:
-        return idx, idx
+    if len(y) < 2:   # nothing to hold out: all of it trains
+        return idx, idx[:0]
     n_val = max(int(round(val_fraction * len(y))), 1)
     _, counts = np.unique(y, return_counts=True)
     stratify = y if counts.min() >= 2 and n_val >= len(counts) else None
@@ -274,8 +280,12 @@ def _csv_form(path, line):
              ("label", "feature"): "train", ("id", "feature"): "test"}
     form = forms.get(tuple(header))
     if form is None:
-        raise DataError(path, f"unknown header {','.join(header)!r}: expected emotion,pixels,Usage "
-                              "(Kaggle), label,feature (HW3 train) or id,feature (HW3 test)", 1)
+        expected = "expected emotion,pixels,Usage (Kaggle), label,feature (HW3 train) or id,feature (HW3 test)"
+        shown = ",".join(header)
+        if not shown.isprintable():   # binary: a compressed file without .gz, an image, a model
+            raise DataError(path, f"not a CSV text file (its first bytes are binary); {expected}", 1)
+        shown = shown if len(shown) <= 60 else shown[:60] + "..."
+        raise DataError(path, f"unknown header {shown!r}: {expected}", 1)
     return form, len(header)
 
 
@@ -316,7 +326,7 @@ def _parse_usage(path, rows):
     for i, r in enumerate(rows):
         word = r[r.rindex(b",") + 1:].strip().strip(b'"').decode("utf-8", "replace")
         if word not in USAGE_SPLIT:
-            raise DataError(path, f"Usage {word!r} is not one of Training, PublicTest, PrivateTest", i + 2)
+            raise DataError(path, f"Usage {_shown(word)} is not one of Training, PublicTest, PrivateTest", i + 2)
         usage[i] = USAGE_SPLIT[word]
     return usage
 
@@ -333,14 +343,14 @@ def _parse_rows(path, rows, ncol, form):
             raise DataError(path, f"{len(fields)} comma-separated columns, expected {ncol}", line)
         f0 = fields[0].strip().strip(b'"')
         if not f0.lstrip(b"-").isdigit():
-            raise DataError(path, f"{what} {f0.decode('utf-8', 'replace')!r} is not an integer", line)
+            raise DataError(path, f"{what} {_shown(f0)} is not an integer", line)
         if len(f0.lstrip(b"-")) > 18:   # beyond int64: no FER2013 label or id is that long
             raise DataError(path, f"{what} {f0.decode()[:30]} is too large", line)
         first[i] = int(f0)
         tokens = fields[1].strip().strip(b'"').split()
         for t in tokens:
             if not t.isdigit():
-                raise DataError(path, f"pixel {t.decode('utf-8', 'replace')!r} is not an integer 0-255", line)
+                raise DataError(path, f"pixel {_shown(t)} is not an integer 0-255", line)
             if int(t) > 255:
                 raise DataError(path, f"pixel {t.decode()[:30]} is out of range 0-255", line)
         if len(tokens) != NPIX:

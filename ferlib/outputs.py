@@ -12,7 +12,6 @@ import os
 import platform
 import shlex
 import subprocess
-import tempfile
 import time
 import sys
 
@@ -55,13 +54,17 @@ def write_together(writes):
 
 
 def check_writable(folder):
-    """Make folder if need be and write a file in it, so a step fails before its work, not after it."""
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check"):
-            pass
-    except OSError as e:
-        raise UserError(f"{folder}: cannot write there ({e.strerror or e})") from None
+    """folder, or the nearest folder above it that exists, can be written: checked before a step's work.
+
+    Nothing is created here, so a step refused later for another reason leaves no trace.
+    """
+    path = os.path.abspath(folder)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise UserError(f"{folder}: cannot write there ({path} is a file, not a folder)")
+    if not os.access(path, os.W_OK):
+        raise UserError(f"{folder}: cannot write there (no write permission, or a read-only disk)")
 
 
 def _remove_orphans(folder, stem, ext):

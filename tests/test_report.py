@@ -15,6 +15,7 @@ import confusion
 import filter_viz
 import make_report
 import saliency
+from conftest import run_script
 from ferlib.outputs import figure_languages
 
 
@@ -194,3 +195,14 @@ def test_every_figure_fits_a_printed_page(analysed, tmp_path):
             assert dpi >= 199, (path, dpi)                                       # 200 dpi, stored rounded
             assert im.width / dpi <= 6.5 + 0.05, (path, im.width / dpi)           # at most 6.5 inches wide
             assert float(im.info["Smallest font (pt)"]) >= 8, (path, im.info)     # readable when printed
+
+
+def test_a_damaged_record_is_named_in_one_line(trained, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(trained["models"], models)
+    (models / "cnn.json").write_text('{"name": "cnn", "kind')   # cut short
+    r = run_script("make_report.py", "--models-dir", models, "--out", tmp_path / "r.md")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-1500:]
+    errors = [l for l in r.stderr.splitlines() if "error:" in l]
+    assert len(errors) == 1 and "cnn.json: damaged run record" in errors[0], errors
+    assert not (tmp_path / "r.md").exists()
