@@ -130,6 +130,7 @@ TEXT = {
                     "size of an eye or a mouth). {dead} filters are dead (never active).",
         "activations": "Output of `{layer}` for {split} face {index} (true {true}, predicted {pred}), every map on "
                        "one colour scale.",
+        "devices": "Training devices", "replicas": "{n} replica(s), tf.distribute strategy `{strategy}`",
         "commit": "git commit", "machine": "Machine", "versions": "Libraries", "data": "Data", "seed": "seed",
         "steps": "Steps (command, wall time)", "rows": "{source}: {rows}", "unknown": "unknown",
     },
@@ -220,6 +221,7 @@ TEXT = {
                     "垂直 {v}、斜向 {d}），{dots} 個對點或短線排成的格子有反應；{fine} 個的週期小於 4 像素（邊緣與細紋理），"
                     "{coarse} 個較粗（與眼睛或嘴巴相當的大小）。{dead} 個濾波器沒有反應。",
         "activations": "`{layer}` 對 {split} 第 {index} 張臉（真實為{true}，預測為{pred}）的輸出，所有圖共用同一個色階。",
+        "devices": "訓練裝置", "replicas": "{n} 份模型副本（tf.distribute 策略 `{strategy}`）",
         "commit": "git commit", "machine": "機器", "versions": "套件版本", "data": "資料", "seed": "隨機種子",
         "steps": "步驟（指令、執行時間）", "rows": "{source}：{rows}", "unknown": "不明",
     },
@@ -515,6 +517,8 @@ def provenance(t, records):
             rows = ", ".join(f"{k} {v:,}" for k, v in rec["data"]["rows"].items())
             lines.append(f"- {t['data']} ({name}): " + t["rows"].format(source=rec["data"]["source"], rows=rows)
                          + f"; {t['seed']} {rec['config']['seed']}")
+            d = rec.get("distribution") or {"strategy": "default", "replicas": 1}   # older records: one device
+            lines.append(f"- {t['devices']} ({name}): " + t["replicas"].format(n=d["replicas"], strategy=d["strategy"]))
     lines.append(f"- {t['steps']}:")
     for rec in records.values():
         if rec:
@@ -550,7 +554,8 @@ def build_report(models_dir, figures_dir, out, lang="en", collaborators="", face
         if records[needs[0]]:
             doc.extend(make())
             used = [n for n in needs if records[n]]
-            doc.append(source_line(t, [os.path.join(models_dir, RECORDS[n]) for n in used], [records[n] for n in used]))
+            files = [os.path.relpath(os.path.join(models_dir, RECORDS[n]), out_dir).replace(os.sep, "/") for n in used]
+            doc.append(source_line(t, files, [records[n] for n in used]))
         else:
             doc.append(t["missing"].format(cmd=COMMANDS[needs[0]]))
     if any(records.values()):

@@ -42,8 +42,8 @@ def parse_args(argv=None):
 def main(argv=None, callbacks=()):
     args = parse_args(argv)
     t0 = time.perf_counter()
+    strategy = train.setup(args)   # first: several workers must agree before TensorFlow runs anything
     data = train.load_training_data(args)
-    strategy = train.setup(args)
     with strategy.scope():
         model = build_cnn(augment=args.augment, erase=args.erase, dense_dropout=args.dense_dropout)
         train.compile_model(model, args)

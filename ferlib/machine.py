@@ -4,6 +4,7 @@ import functools
 import os
 import platform
 
+from ferlib import UserError
 from ferlib.quiet_tf import import_tensorflow
 
 
@@ -43,10 +44,15 @@ def pick_precision(requested):
 
 
 def distribution():
-    """Several machines (TF_CONFIG set) or GPUs: mirror the model; else the default strategy."""
+    """Several GPUs: the model mirrored over them (MirroredStrategy); else the default strategy.
+
+    Several machines are refused: Keras 3's fit fails under MultiWorkerMirroredStrategy (the
+    PerReplica batch it reduces to build the model, keras-team/keras#20585, and the metrics after it).
+    """
     tf = import_tensorflow()
     if os.environ.get("TF_CONFIG"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        raise UserError("TF_CONFIG is set, but training on several machines does not work with Keras 3 "
+                        "(keras-team/keras#20585); unset TF_CONFIG to train on this machine's GPUs or CPU")
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()

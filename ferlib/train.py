@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from functools import partial
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ from ferlib.losses import SparseSmoothedCrossentropy, label_accuracy
 from ferlib.machine import distribution, pick_precision
 from ferlib.models import augmentation_summary, predict_probs
 from ferlib.outputs import (atomic_path, check_writable, figure_paths, finish_record, load_json, pyplot,
-                            save_figure, save_json, written_together)
+                            save_figure, save_json, write_together)
 from ferlib.words import FIGURE_WORDS, train_label
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -39,7 +40,9 @@ DRY_RUN_BATCHES, DRY_RUN_VAL = 2, 64   # --dry-run: one epoch of this many batch
 
 def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, name="cnn", augment=True):
     p.add_argument("--epochs", type=int, default=epochs, help="passes over the training set (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=batch_size, help="images per step (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=batch_size,
+                   help="images per step, all devices together: with several GPUs each gets its share. Grown k "
+                        "times, raise --lr about k times too (the linear scaling rule) (default: %(default)s)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                    help="adam, or sgd: SGD with Nesterov momentum 0.9, the usual choice of FER2013's "
                         "published CNNs; give it a larger --lr, e.g. 0.01 (default: %(default)s)")
@@ -143,10 +146,11 @@ def load_training_data(args):
 def setup(args):
     """Precision policy and seeds set; returns the distribution strategy to build the model under."""
     import keras
+    strategy = distribution()   # before any TensorFlow op: several workers configure their collectives first
     args.precision_used = pick_precision(args.precision)
     keras.mixed_precision.set_global_policy(args.precision_used)
     keras.utils.set_random_seed(args.seed)
-    return distribution()
+    return strategy
 
 
 def make_optimizer(args):
@@ -272,7 +276,11 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
         "params": {"total": model.count_params(),
                    "trainable": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
                    "non_trainable": int(sum(np.prod(w.shape) for w in model.non_trainable_weights))},
-        "precision": args.precision_used, "evaluation": evaluation, "evaluation_last_epoch": last_epoch,
+        "precision": args.precision_used,
+        "distribution": {"strategy": type(model.distribute_strategy).__name__.replace("_DefaultDistributionStrategy",
+                                                                                       "default"),
+                         "replicas": int(model.distribute_strategy.num_replicas_in_sync)},
+        "evaluation": evaluation, "evaluation_last_epoch": last_epoch,
         "epochs": int(history["epoch"].max()), "best_epoch": int(history.loc[history[monitor].idxmax(), "epoch"]),
         "train_seconds": round(float(np.nansum(epoch_s)), 2),
         "seconds_per_epoch": round(float(np.nanmean(epoch_s[1:] or epoch_s)), 2),
@@ -283,19 +291,10 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
         record["widths"] = [int(l.units) for l in model.layers if l.name.startswith("dense_")]
 
     base = os.path.join(args.models_dir, args.name)
-    figures = figure_paths(os.path.join(args.figures_dir, f"{args.name}_history.png"))
-    dropout = any(l.__class__.__name__ == "Dropout" and l.rate > 0 for l in model.layers)
-    with written_together(base + ".keras", base + ".history.csv", *(path for _, path in figures),
-                          base + ".json") as (model_tmp, history_tmp, *tmps):
-        saved.save(model_tmp)
-        history.to_csv(history_tmp, index=False)
-        for (lang, _), tmp in zip(figures, tmps):
-            source = (FIGURE_WORDS[lang]["synthetic_source"] if data.source == "synthetic"
-                      else os.path.basename(data.source))
-            title = FIGURE_WORDS[lang]["history_title"].format(kind=kind.upper(), params=record["params"]["total"],
-                                                               source=source)
-            plot_history(history, title, tmp, train_label(lang, bool(record["augmentation"]), dropout), lang)
-        save_json(finish_record(record, t0, script, argv), tmps[-1])
+    write_together([(base + ".keras", saved.save),
+                    (base + ".history.csv", partial(history.to_csv, index=False)),
+                    *history_figures(record, history, args.figures_dir),
+                    (base + ".json", partial(save_json, finish_record(record, t0, script, argv)))])
     shutil.rmtree(resume_folder(args), ignore_errors=True)
     acc = ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in evaluation.items())
     print(f"{kind}: {acc}; {record['train_images_per_second']} train img/s; wrote {base}.keras", file=sys.stderr)
@@ -423,6 +422,21 @@ def layer_table(model):
         rows.append([layer.name, layer.__class__.__name__, "x".join(str(s) for s in shape),
                      int(layer.count_params()), detail])
     return rows
+
+
+def history_figures(record, history, figures_dir):
+    """[(figures/<name>_history[.lang].png, writer)] for a run's curves in each figure language."""
+    source = record["data"]["source"]
+    dropout = any(row[1] == "Dropout" and row[-1] != "rate 0.0" for row in record["layers"])
+    figures = []
+    for lang, path in figure_paths(os.path.join(figures_dir, f"{record['name']}_history.png")):
+        words = FIGURE_WORDS[lang]
+        title = words["history_title"].format(
+            kind=record["kind"].upper(), params=record["params"]["total"],
+            source=words["synthetic_source"] if source == "synthetic" else os.path.basename(source))
+        figures.append((path, partial(plot_history, history, title, train_line=train_label(
+            lang, bool(record["augmentation"]), dropout), lang=lang)))
+    return figures
 
 
 def plot_history(history, title, dest, train_line, lang="en"):

@@ -17,9 +17,9 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("FERKIT_CACHE", str(tmp_path / "cache"))
 
 
-def run_script(script, *args, cwd=None):
+def run_script(script, *args, cwd=None, env=None):
     """Run one of the kit's scripts as a user would; return the CompletedProcess."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(env or os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)],
                           capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=600)
 

@@ -248,6 +248,12 @@ def test_a_run_killed_after_its_last_epoch_is_saved_by_the_rerun_not_retrained(t
         np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
 
 
+def run_trainer(*args):
+    """tests/run_trainer.py: a trainer mirrored over logical CPUs, or killed at a named point."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tests", "run_trainer.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+
+
 KILL_RUN = ["--data", "synthetic", "--limit", "256", "--batch-size", "64", "--epochs", "3", "--precision", "float32"]
 
 
@@ -266,8 +272,7 @@ def uninterrupted(tmp_path_factory):
                                         ("final", "training had finished; evaluating and saving")])
 def test_a_run_killed_at_any_point_loses_at_most_the_epoch_in_progress(tmp_path, uninterrupted, point, says):
     where = ["--models-dir", tmp_path / "models", "--figures-dir", tmp_path / "figures"]
-    killed = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "kill_at.py"), point, "train_dnn.py",
-                             *map(str, KILL_RUN + where)], capture_output=True, text=True, timeout=600)
+    killed = run_trainer("--kill-at", point, "train_dnn.py", *KILL_RUN, *where)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (tmp_path / "models" / "dnn.keras").exists()
     rerun = run_script("train_dnn.py", *KILL_RUN, *where)   # the same command again

@@ -1,7 +1,11 @@
-"""Run a trainer and SIGKILL it at a named point, as a dead battery or the OOM killer would.
+"""Run a trainer as the tests need it: mirrored over logical CPU devices, or killed at a named point.
 
-    python tests/kill_at.py POINT train_dnn.py ARGS...
+    python tests/run_trainer.py [--replicas N] [--kill-at POINT] train_dnn.py ARGS...
 
+--replicas N: the CPU split into N logical devices and the model mirrored over them
+(tf.distribute.MirroredStrategy), as on a machine with N GPUs.
+
+--kill-at POINT: SIGKILL, as a dead battery or the OOM killer would, at
 POINT   where the process dies
 epoch   inside the second epoch, after its first batch
 backup  while the second epoch's backup weights are written (half the file on disk)
@@ -57,9 +61,28 @@ class DieInEpoch(keras.callbacks.Callback):
         self.epoch = epoch
 
 
+def mirror_over_cpus(n):
+    import tensorflow as tf
+    import ferlib.train
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    ferlib.train.distribution = lambda: tf.distribute.MirroredStrategy(devices)
+
+
 def main():
-    point, script, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-    if point == "epoch":
+    argv = sys.argv[1:]
+    options = {}
+    while argv[0].startswith("--"):
+        options[argv[0]] = argv[1]
+        argv = argv[2:]
+    script, args = argv[0], argv[1:]
+    if "--replicas" in options:
+        mirror_over_cpus(int(options["--replicas"]))
+    point = options.get("--kill-at")
+    if point is None:
+        pass
+    elif point == "epoch":
         import ferlib.train
         fit = ferlib.train.fit
         ferlib.train.fit = lambda model, data, a, extra=(): fit(model, data, a, [*extra, DieInEpoch()])

@@ -1,0 +1,86 @@
+"""Regenerate docs/fer2013/: the report on FER2013 from the shipped models, with no figure of a face.
+
+    python docs/fer2013/make.py data/fer2013.csv.gz
+
+FER2013's faces are not ours to publish, so the report is written with
+make_report.py --no-faces: the per-face saliency maps, the gallery of
+confused faces and the activation maps are left out; the training curves,
+the confusion matrix, the mean saliency maps and the filter images stay.
+
+In a scratch folder: the shipped models and records of pretrained/ (a record
+older than a field the report reads gets it from its model and the data: the
+layer table with each layer's details, the class counts per split), their
+training curves drawn from the shipped histories, then confusion.py,
+saliency.py and filter_viz.py on the data's held-out split, then both
+reports. Only the reports and the figures they link are copied here.
+"""
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import confusion  # noqa: E402
+import filter_viz  # noqa: E402
+import make_report  # noqa: E402
+import saliency  # noqa: E402
+from ferlib import CLASS_NAMES  # noqa: E402
+from ferlib.data import load_fer2013  # noqa: E402
+from ferlib.models import load_model  # noqa: E402
+from ferlib.outputs import load_json, save_json, write_together  # noqa: E402
+from ferlib.train import history_figures, layer_table  # noqa: E402
+
+
+def shipped_run(kind, data, models, figures):
+    """pretrained/<kind>_fer2013.* as make_report reads a run: models/<kind>.keras, .json, its curves."""
+    name = f"{kind}_fer2013"
+    record = load_json(os.path.join(ROOT, "pretrained", f"{name}.json"))
+    shutil.copy(os.path.join(ROOT, "pretrained", f"{name}.keras"), os.path.join(models, f"{kind}.keras"))
+    shutil.copy(os.path.join(ROOT, "pretrained", f"{name}.history.csv"), models)
+    if any(len(row) < 5 for row in record["layers"]):
+        record["layers"] = layer_table(load_model(os.path.join(models, f"{kind}.keras")))
+    record["data"].setdefault("class_counts", {
+        split: np.bincount(y[y >= 0], minlength=len(CLASS_NAMES)).tolist() for split, (_, y) in data.splits.items()})
+    save_json(record, os.path.join(models, f"{kind}.json"))
+    write_together(history_figures(record, pd.read_csv(os.path.join(models, f"{name}.history.csv")), figures))
+
+
+def main(data_path):
+    # Run in the scratch folder with the kit's default paths, so the commands the report quotes are
+    # the ones a user types (python confusion.py --model models/cnn.keras ...), not this machine's.
+    scratch = tempfile.mkdtemp(prefix="fer2013-report-")
+    os.makedirs(os.path.join(scratch, "models"))
+    os.makedirs(os.path.join(scratch, "data"))
+    data_link = os.path.join("data", os.path.basename(data_path))
+    os.symlink(os.path.abspath(data_path), os.path.join(scratch, data_link))
+    os.chdir(scratch)
+    data = load_fer2013(data_link)
+    for kind in ("cnn", "dnn"):
+        shipped_run(kind, data, "models", "figures")
+    common = ["--model", "models/cnn.keras", "--data", data_link]
+    confusion.main(common)
+    saliency.main(common)
+    filter_viz.main(common)
+    out = os.path.join(HERE, "figures")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    for lang, report in (("en", "report.md"), ("zh-TW", "report.zh-TW.md")):
+        text = make_report.main(["--no-faces", "--lang", lang, "--out", report])
+        shutil.copy(report, HERE)
+        for link in re.findall(r"\]\((figures/[^)]+)\)", text):
+            shutil.copy(link, out)
+    os.chdir(ROOT)
+    shutil.rmtree(scratch)
+    print(f"wrote {HERE}/report.md, report.zh-TW.md and figures/")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "data/fer2013.csv.gz")
