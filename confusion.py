@@ -12,7 +12,7 @@ scikit-learn. Figures are drawn in English, and also in Traditional Chinese
 (<name>.zh-TW.png) when a CJK font is at hand.
 
     python confusion.py                              # models/cnn.keras on test (val if the file has no test)
-    python confusion.py --model models/dnn.keras --split test --tta
+    python confusion.py --model models/dnn.keras --split test --tta 10
 """
 
 import sys
@@ -77,7 +77,7 @@ def plot_confusion(counts, split, accuracy, tta, lang, dest):
     ax.set_ylabel(w["true_class"])
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label=w["share_of_true"])
     ax.set_title(w["confusion_title"].format(split=SPLIT_WORDS[lang][split], n=int(counts.sum()),
-                                             accuracy=accuracy, tta=w["tta"] if tta else ""))
+                                             accuracy=accuracy, tta=w["tta"].format(views=tta) if tta > 1 else ""))
     fig.tight_layout()
     save_figure(fig, dest)
 
@@ -117,9 +117,7 @@ def main(argv=None):
     cli.add_model_arg(p)
     cli.add_data_args(p)
     cli.add_split_arg(p, "to score", ("val", "test", "train", "all"))
-    p.add_argument("--tta", action="store_true",
-                   help="the matrix from predictions averaged over each image and its mirror "
-                        "(both accuracies are recorded either way)")
+    cli.add_tta_arg(p)   # the matrix's predictions; the plain and mirror accuracies are recorded either way
     cli.add_figures_arg(p, "the confusion matrix goes")
     args = p.parse_args(argv)
     check_writable(args.figures_dir)   # before the work, not after it
@@ -131,13 +129,15 @@ def main(argv=None):
     x, y = data.labelled(split)
     probs = predict_probs(model, x)
     probs_tta = mirror_tta(model, x, probs)
-    report = confusion_report(y, (probs_tta if args.tta else probs).argmax(1))
+    chosen = {1: probs, 2: probs_tta}.get(args.tta)
+    chosen = predict_probs(model, x, tta=args.tta) if chosen is None else chosen
+    report = confusion_report(y, chosen.argmax(1))
     report.update({
         "model": args.model, "data": data.source, "split": split, "n": int(len(y)), "tta": args.tta,
         "accuracy_plain": float(np.mean(probs.argmax(1) == y)),
         "accuracy_tta": float(np.mean(probs_tta.argmax(1) == y)),
     })
-    report["gallery"] = confused_faces(y, probs_tta if args.tta else probs, report["most_confused"])
+    report["gallery"] = confused_faces(y, chosen, report["most_confused"])
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "confusion")
     report["figure"] = fig_prefix + ".png"
     report["gallery_figure"] = analysis_paths(args.model, args.figures_dir, "confused")[0] + ".png"

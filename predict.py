@@ -6,7 +6,7 @@ file), it also prints the accuracy; for files without ids the row number is
 the id.
 
     python predict.py --data data/test.csv --out submission.csv
-    python predict.py --model models/cnn.keras --data data/test.csv --tta
+    python predict.py --model models/cnn.keras --data data/test.csv --tta 10
 """
 
 import csv
@@ -28,7 +28,7 @@ def main(argv=None):
     p.add_argument("--split", choices=("test", "val", "train", "all"), default=None,
                    help="split of a labelled file to predict (default: test if it has rows, else val)")
     p.add_argument("--out", default="submission.csv", help="CSV to write, header id,label (default: %(default)s)")
-    p.add_argument("--tta", action="store_true", help="average each prediction with its mirror image's")
+    cli.add_tta_arg(p)
     args = p.parse_args(argv)
     if os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a folder; name the CSV file to write")
@@ -51,7 +51,7 @@ def main(argv=None):
     accuracy = None
     if len(y) and y.min() >= 0:
         accuracy = float(np.mean(pred == y))
-        msg += f"; accuracy on the {split} split {accuracy:.4f}" + (" (mirror TTA)" if args.tta else "")
+        msg += f"; accuracy on the {split} split {accuracy:.4f}" + (f" ({args.tta}-view TTA)" if args.tta > 1 else "")
     print(msg)
     return {"out": args.out, "n": int(len(pred)), "split": split, "accuracy": accuracy}
 

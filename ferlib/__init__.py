@@ -8,6 +8,7 @@ import os
 
 CLASS_NAMES = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
 SIZE = 48   # FER2013 faces are SIZE x SIZE grayscale
+TTA_VIEWS = (1, 2, 10, 18)   # test-time views predict.py and confusion.py offer (ferlib.models.view_shifts)
 
 # Where the scripts look for FER2013 when no --data is given, in this order;
 # without any of them they use the built-in synthetic faces.

@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from ferlib.data import UserError
+from ferlib import TTA_VIEWS, UserError
 
 
 def parser(description):
@@ -34,6 +34,13 @@ def add_split_arg(p, what, choices=("val", "test", "train")):
 
 def add_figures_arg(p, where="the figures go"):
     p.add_argument("--figures-dir", default="figures", help=f"where {where} (default: %(default)s)")
+
+
+def add_tta_arg(p):
+    p.add_argument("--tta", type=int, nargs="?", const=2, default=1, choices=TTA_VIEWS, metavar="VIEWS",
+                   help="average each prediction over test-time views: 2 (also plain --tta) the image and its "
+                        "mirror; 10 also the four 2-pixel corner shifts of both; 18 all nine shifts; "
+                        "1 = off (default: %(default)s)")
 
 
 def run(main, argv=None):

@@ -250,7 +250,7 @@ def evaluate(model, data):
             loss, acc = model.evaluate(array_batches(xs, ys), verbose=0)
             evaluation[split] = {"loss": float(loss), "accuracy": float(acc), "n": int(len(ys))}
             if split != "train":
-                evaluation[split]["accuracy_tta"] = float(np.mean(predict_probs(model, xs, tta=True).argmax(1) == ys))
+                evaluation[split]["accuracy_tta"] = float(np.mean(predict_probs(model, xs, tta=2).argmax(1) == ys))
     return evaluation
 
 

@@ -17,7 +17,7 @@ SPLIT_WORDS = {"en": {"train": "train", "val": "validation", "test": "test", "al
 FIGURE_WORDS = {
     "en": {
         "confusion_title": "{split} split, n={n}, accuracy {accuracy:.3f}{tta}",
-        "tta": " (mirror TTA)",
+        "tta": " ({views}-view TTA)",
         "predicted_class": "predicted class",
         "true_class": "true class (faces in the split)",
         "share_of_true": "% of the true class",
@@ -53,7 +53,7 @@ FIGURE_WORDS = {
     },
     "zh-TW": {
         "confusion_title": "{split}，n={n}，準確率 {accuracy:.3f}{tta}",
-        "tta": "（鏡像 TTA）",
+        "tta": "（{views} 視角 TTA）",
         "predicted_class": "預測類別",
         "true_class": "真實類別（該集合中的臉數）",
         "share_of_true": "占真實類別的 %",

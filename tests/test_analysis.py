@@ -111,14 +111,15 @@ def test_predict_passes_ids_through_and_tta_averages_the_mirror(trained, tmp_pat
     test_file = str(tmp_path / "test.csv")
     write_csv(test_file, x, form="test", ids=ids)
     out = tmp_path / "sub.csv"
-    r = run_script("predict.py", "--model", _cnn(trained), "--data", test_file, "--out", out, "--tta")
-    assert r.returncode == 0, r.stderr[-1500:]
-    rows = list(csv.reader(open(out)))
-    assert rows[0] == ["id", "label"]
-    assert [int(r[0]) for r in rows[1:]] == ids.tolist()
     model = load_model(_cnn(trained))
-    expected = predict_probs(model, x, tta=True).argmax(1)
-    assert [int(r[1]) for r in rows[1:]] == expected.tolist()
+    for flags, views in ((["--tta"], 2), (["--tta", "10"], 10)):
+        r = run_script("predict.py", "--model", _cnn(trained), "--data", test_file, "--out", out, *flags)
+        assert r.returncode == 0, r.stderr[-1500:]
+        rows = list(csv.reader(open(out)))
+        assert rows[0] == ["id", "label"]
+        assert [int(r[0]) for r in rows[1:]] == ids.tolist()
+        expected = predict_probs(model, x, tta=views).argmax(1)
+        assert [int(r[1]) for r in rows[1:]] == expected.tolist()
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ def test_mirror_tta_averages_with_the_width_flipped_face():
     assert (p[:, 0] > p[:, 1]).all()
     tta = mirror_tta(model, x, p)
     np.testing.assert_allclose(tta[:, 0], tta[:, 1], rtol=1e-5)   # mirrored: as bright on the right
-    np.testing.assert_allclose(predict_probs(model, x, tta=True), tta, rtol=1e-6)
+    np.testing.assert_allclose(predict_probs(model, x, tta=2), tta, rtol=1e-6)
 
 
 def test_fused_batch_norm_trains_as_keras_batch_norm():
@@ -137,3 +137,19 @@ def test_an_empty_or_random_model_file_is_named_as_such(tmp_path):
         (tmp_path / name).write_bytes(content)
         with pytest.raises(UserError, match=f"{name}: not a Keras model file"):
             load_model(str(tmp_path / name))
+
+
+def test_test_time_views_average_the_shifted_and_mirrored_faces():
+    from ferlib.models import predict_probs, shifted
+    x = np.zeros((1, 48, 48), np.uint8)
+    x[0, 10, 20] = 255
+    moved = shifted(x, 2, -2)
+    assert moved[0, 12, 18] == 255 and moved.sum() == 255                   # 2 rows down, 2 columns left
+    np.testing.assert_array_equal(shifted(np.full((1, 48, 48), 9, np.uint8), 2, 2), 9)   # edges repeated
+    model = build_cnn(augment=False)
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48)).astype(np.uint8)
+    views = [shifted(faces, dy, dx) for dy, dx in ((0, 0), (-2, -2), (-2, 2), (2, -2), (2, 2))]
+    views += [v[:, :, ::-1] for v in views]
+    expected = np.mean([predict_probs(model, np.ascontiguousarray(v)) for v in views], axis=0)
+    np.testing.assert_allclose(predict_probs(model, faces, tta=10), expected, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(predict_probs(model, faces, tta=10), predict_probs(model, faces, tta=2))
