@@ -42,7 +42,7 @@ def parse_args(argv=None):
 def main(argv=None, callbacks=()):
     args = parse_args(argv)
     t0 = time.perf_counter()
-    strategy = train.setup(args)   # first: several workers must agree before TensorFlow runs anything
+    strategy = train.setup(args)
     data = train.load_training_data(args)
     with strategy.scope():
         model = build_cnn(augment=args.augment, erase=args.erase, dense_dropout=args.dense_dropout)

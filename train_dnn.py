@@ -38,9 +38,9 @@ def parse_args(argv=None):
 def main(argv=None, callbacks=()):
     args = parse_args(argv)
     t0 = time.perf_counter()
-    strategy = train.setup(args)   # first: several workers must agree before TensorFlow runs anything
+    target = build_cnn(augment=False).count_params()   # before the seeds: drawing the CNN's weights must not
+    strategy = train.setup(args)                         # change the DNN's
     data = train.load_training_data(args)
-    target = build_cnn(augment=False).count_params()
     with strategy.scope():
         model = build_dnn(target, args.depth, args.dropout, augment=args.augment, erase=args.erase)
         train.compile_model(model, args)

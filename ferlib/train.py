@@ -146,7 +146,7 @@ def load_training_data(args):
 def setup(args):
     """Precision policy and seeds set; returns the distribution strategy to build the model under."""
     import keras
-    strategy = distribution()   # before any TensorFlow op: several workers configure their collectives first
+    strategy = distribution()
     args.precision_used = pick_precision(args.precision)
     keras.mixed_precision.set_global_policy(args.precision_used)
     keras.utils.set_random_seed(args.seed)
