@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import run_script
-from test_train import run_trainer
+from test_train import _trainer_command, run_together, run_trainer
 
 RUN = ["--data", "synthetic", "--limit", "256", "--batch-size", "64", "--epochs", "3", "--precision", "float32"]
 # Measured: the mirrored run's weights differ from one device's by at most 7e-7 (float sums in another order).
@@ -26,8 +26,10 @@ def _weights(folder):
 
 def test_two_mirrored_devices_train_the_weights_one_device_does_and_resume_after_a_kill(tmp_path):
     where = lambda name: ["--models-dir", tmp_path / name, "--figures-dir", tmp_path / name]
-    one = run_trainer("train_dnn.py", *RUN, *where("one"))
-    two = run_trainer("--replicas", "2", "train_dnn.py", *RUN, *where("two"))
+    one, two, killed = run_together([_trainer_command("train_dnn.py", *RUN, *where("one")),
+                                     _trainer_command("--replicas", "2", "train_dnn.py", *RUN, *where("two")),
+                                     _trainer_command("--replicas", "2", "--kill-at", "epoch", "train_dnn.py", *RUN,
+                                                      *where("resumed"))])
     assert one.returncode == 0 and two.returncode == 0, (one.stderr[-1500:], two.stderr[-1500:])
     record = json.loads((tmp_path / "two" / "dnn.json").read_text())
     assert record["distribution"] == {"strategy": "MirroredStrategy", "replicas": 2}
@@ -37,7 +39,6 @@ def test_two_mirrored_devices_train_the_weights_one_device_does_and_resume_after
     history = lambda name: pd.read_csv(tmp_path / name / "dnn.history.csv")
     np.testing.assert_allclose(history("two")["loss"], history("one")["loss"], rtol=1e-5)
 
-    killed = run_trainer("--replicas", "2", "--kill-at", "epoch", "train_dnn.py", *RUN, *where("resumed"))
     assert killed.returncode == -9, killed.stderr[-1500:]
     resumed = run_trainer("--replicas", "2", "train_dnn.py", *RUN, *where("resumed"))
     assert resumed.returncode == 0 and "resuming from" in resumed.stderr, resumed.stderr[-1500:]

@@ -248,42 +248,52 @@ def test_a_run_killed_after_its_last_epoch_is_saved_by_the_rerun_not_retrained(t
         np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
 
 
+def _trainer_command(*args):
+    return [sys.executable, os.path.join(ROOT, "tests", "run_trainer.py"), *map(str, args)]
+
+
 def run_trainer(*args):
     """tests/run_trainer.py: a trainer mirrored over logical CPUs, or killed at a named point."""
-    return subprocess.run([sys.executable, os.path.join(ROOT, "tests", "run_trainer.py"), *map(str, args)],
-                          capture_output=True, text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    return run_together([_trainer_command(*args)])[0]
+
+
+def run_together(commands):
+    """Run the commands side by side (most of each is starting Python and TensorFlow); their results."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for c in commands]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return results
 
 
 KILL_RUN = ["--data", "synthetic", "--limit", "256", "--batch-size", "64", "--epochs", "3", "--precision", "float32"]
+# Where each kill lands, and what the rerun of the same command says.
+KILL_POINTS = {"epoch": "resuming from", "backup": "resuming from the one before it", "best": "resuming from",
+               "final": "training had finished; evaluating and saving"}
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    """The run the killed ones must end equal to: the same command, never interrupted."""
-    models = tmp_path_factory.mktemp("whole")
-    r = run_script("train_dnn.py", *KILL_RUN, "--models-dir", models, "--figures-dir", models)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return models / "dnn.keras"
-
-
-@pytest.mark.parametrize("point,says", [("epoch", "resuming from"),
-                                        ("backup", "resuming from the one before it"),
-                                        ("best", "resuming from"),
-                                        ("final", "training had finished; evaluating and saving")])
-def test_a_run_killed_at_any_point_loses_at_most_the_epoch_in_progress(tmp_path, uninterrupted, point, says):
-    where = ["--models-dir", tmp_path / "models", "--figures-dir", tmp_path / "figures"]
-    killed = run_trainer("--kill-at", point, "train_dnn.py", *KILL_RUN, *where)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert not (tmp_path / "models" / "dnn.keras").exists()
-    rerun = run_script("train_dnn.py", *KILL_RUN, *where)   # the same command again
-    assert rerun.returncode == 0 and says in rerun.stderr, rerun.stderr[-2000:]
-    history = pd.read_csv(tmp_path / "models" / "dnn.history.csv")
-    assert history["epoch"].tolist() == [1, 2, 3]
-    a = keras.saving.load_model(uninterrupted).get_weights()
-    b = keras.saving.load_model(tmp_path / "models" / "dnn.keras").get_weights()
-    for u, v in zip(a, b):
-        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
-    assert sorted(os.listdir(tmp_path / "models")) == ["dnn.history.csv", "dnn.json", "dnn.keras", "dnn.lock"]
+def test_a_run_killed_at_any_point_loses_at_most_the_epoch_in_progress(tmp_path):
+    where = lambda name: ["--models-dir", tmp_path / name, "--figures-dir", tmp_path / name / "figures"]
+    whole, *killed = run_together([_trainer_command("train_dnn.py", *KILL_RUN, *where("whole"))] +
+                                  [_trainer_command("--kill-at", point, "train_dnn.py", *KILL_RUN, *where(point))
+                                   for point in KILL_POINTS])
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    for point, r in zip(KILL_POINTS, killed):
+        assert r.returncode == -signal.SIGKILL, (point, r.stderr[-2000:])
+        assert not (tmp_path / point / "dnn.keras").exists(), point
+    reruns = run_together([_trainer_command("train_dnn.py", *KILL_RUN, *where(point)) for point in KILL_POINTS])
+    expected = keras.saving.load_model(tmp_path / "whole" / "dnn.keras").get_weights()
+    for (point, says), rerun in zip(KILL_POINTS.items(), reruns):
+        assert rerun.returncode == 0 and says in rerun.stderr, (point, rerun.stderr[-2000:])
+        models = tmp_path / point
+        assert pd.read_csv(models / "dnn.history.csv")["epoch"].tolist() == [1, 2, 3], point
+        for u, v in zip(expected, keras.saving.load_model(models / "dnn.keras").get_weights()):
+            np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5, err_msg=point)
+        # Nothing else is left: no resume folder, no temporary file of the killed process.
+        assert sorted(os.listdir(models)) == ["dnn.history.csv", "dnn.json", "dnn.keras", "dnn.lock", "figures"], point
 
 
 def test_a_damaged_resume_folder_is_mended_in_one_line_per_repair(tmp_path):
