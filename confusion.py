@@ -26,7 +26,7 @@ from ferlib.data import load_fer2013
 from ferlib.models import load_model, mirror_tta, predict_probs
 from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
                             save_json, write_together)
-from ferlib.words import FIGURE_WORDS, SPLIT_WORDS, class_words
+from ferlib.words import CLASS_WORDS, FIGURE_WORDS, SPLIT_WORDS, class_words
 
 TOP_PAIRS = 3
 GALLERY_FACES = 6   # per pair: one row of the gallery
@@ -98,7 +98,7 @@ def confused_faces(y, probs, pairs, per_pair=GALLERY_FACES):
 def plot_confused_faces(x, gallery, split, lang, dest, cols=GALLERY_FACES):
     """One row per pair: its misclassified faces, each with true -> predicted and the predicted probability."""
     plt = pyplot()
-    w, words = FIGURE_WORDS[lang], dict(zip(CLASS_NAMES, class_words(lang)))
+    w, words = FIGURE_WORDS[lang], CLASS_WORDS[lang]
     fig, axes = plt.subplots(len(gallery), cols, figsize=(6.5, 1.25 * len(gallery) + 0.3), squeeze=False,
                              layout="constrained")
     for row, pair in zip(axes, gallery):

@@ -40,7 +40,7 @@ from ferlib.data import UserError, load_fer2013
 from ferlib.models import conv_layers, load_model, predict_probs
 from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
                             save_json, write_together)
-from ferlib.words import FIGURE_WORDS, SPLIT_WORDS, class_words
+from ferlib.words import CLASS_WORDS, FIGURE_WORDS, SPLIT_WORDS
 
 STEP_SIZE = 32.0     # pixels (0-255 scale) per step, after normalising the gradient RMS to 1
 JITTER = 2           # pixels
@@ -185,7 +185,7 @@ def plot_filters(images, filters, final, dead, layer, steps, lang, dest, cols=8)
 def plot_activations(face, maps, layer, image, lang, dest, cols=8):
     """The face, then every output map of the layer on one shared colour scale; image is the record's entry."""
     plt = pyplot()
-    w, words = FIGURE_WORDS[lang], dict(zip(CLASS_NAMES, class_words(lang)))
+    w, words = FIGURE_WORDS[lang], CLASS_WORDS[lang]
     n = maps.shape[-1] + 1
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6.5, 0.86 * rows + 0.5), squeeze=False, layout="constrained")

@@ -23,7 +23,7 @@ import sys
 
 from ferlib import CLASS_NAMES, UserError, cli
 from ferlib.outputs import atomic_path, figure_languages, load_json, localized, pyplot, save_figure
-from ferlib.words import CLASS_WORDS, FIGURE_WORDS, SPLIT_WORDS, train_label
+from ferlib.words import CLASS_WORDS, FIGURE_WORDS, SPLIT_WORDS, has_dropout, train_label
 
 CHANCE = 1 / len(CLASS_NAMES)
 
@@ -362,10 +362,6 @@ def accuracy_table(t, rec, lang):
     return table(header, rows) + "\n\n" + t["acc_note"]
 
 
-def has_dropout(rec):
-    return any(r[1] == "Dropout" for r in rec["layers"])
-
-
 def model_section(t, lang, rec, figures_dir, out_dir, arch_line):
     how = t["how_aug"] if rec.get("augmentation") else t["how_drop"] if has_dropout(rec) else t["how_plain"]
     total = t["total"].format(**rec["params"]) + (t["bn_stats"] if rec["params"]["non_trainable"] else "")
@@ -386,7 +382,7 @@ def plot_comparison(cnn, dnn, models_dir, lang, dest):
             h = pd.read_csv(path)
             kind = rec["kind"].upper()
             ax.plot(h["epoch"], h["val_accuracy"], color=colour, label=w["model_validation"].format(kind=kind))
-            train = train_label(lang, bool(rec.get("augmentation")), has_dropout(rec))
+            train = train_label(lang, rec)
             ax.plot(h["epoch"], h["accuracy"], color=colour, ls=":", label=w["model_train"].format(kind=kind, train=train))
     ax.axhline(CHANCE, color="gray", ls="--", lw=0.8, label=w["chance"])
     majority = majority_share(cnn)

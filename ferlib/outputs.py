@@ -36,21 +36,15 @@ def atomic_path(dest):
             os.remove(tmp)
 
 
-@contextlib.contextmanager
-def written_together(*dests):
-    """Temporary paths for the outputs of one step: all are renamed into place after the block, or none.
+def write_together(writes):
+    """The outputs of one step, all renamed into place at the end, or none.
 
-    A full disk or an unwritable folder met while writing any of them leaves every earlier output as it was.
+    writes: [(destination, writer)]; each writer(temporary path) writes its file. A full disk or an
+    unwritable folder met while writing any of them leaves every earlier output as it was.
     """
     with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(atomic_path(d)) for d in dests]
-
-
-def write_together(writes):
-    """writes: [(destination, writer)]; each writer(temporary path) writes its file, then all are renamed."""
-    with written_together(*(dest for dest, _ in writes)) as tmps:
-        for (_, write), tmp in zip(writes, tmps):
-            write(tmp)
+        for dest, write in writes:
+            write(stack.enter_context(atomic_path(dest)))
 
 
 def check_writable(folder):
@@ -134,9 +128,10 @@ def pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    cjk = cjk_font()
     plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8,
                          "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 10,
-                         "font.family": ["DejaVu Sans"] + ([cjk_font()] if cjk_font() else [])})
+                         "font.family": ["DejaVu Sans"] + ([cjk] if cjk else [])})
     return plt
 
 

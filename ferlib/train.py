@@ -427,15 +427,14 @@ def layer_table(model):
 def history_figures(record, history, figures_dir):
     """[(figures/<name>_history[.lang].png, writer)] for a run's curves in each figure language."""
     source = record["data"]["source"]
-    dropout = any(row[1] == "Dropout" and row[-1] != "rate 0.0" for row in record["layers"])
     figures = []
     for lang, path in figure_paths(os.path.join(figures_dir, f"{record['name']}_history.png")):
         words = FIGURE_WORDS[lang]
         title = words["history_title"].format(
             kind=record["kind"].upper(), params=record["params"]["total"],
             source=words["synthetic_source"] if source == "synthetic" else os.path.basename(source))
-        figures.append((path, partial(plot_history, history, title, train_line=train_label(
-            lang, bool(record["augmentation"]), dropout), lang=lang)))
+        figures.append((path, partial(plot_history, history, title, train_line=train_label(lang, record),
+                                      lang=lang)))
     return figures
 
 

@@ -95,8 +95,14 @@ def class_words(lang):
     return [CLASS_WORDS[lang][c] for c in CLASS_NAMES]
 
 
-def train_label(lang, augmented, dropout):
-    """What the curves' "train" line measures: under augmentation and dropout when the run had them."""
+def has_dropout(record):
+    """Whether a run record's model has dropout (a layer of rate above 0)."""
+    return any(row[1] == "Dropout" and row[-1] != "rate 0.0" for row in record["layers"])
+
+
+def train_label(lang, record):
+    """What a run's curves call "train": measured under augmentation and dropout when the run had them."""
     w = FIGURE_WORDS[lang]
-    under = [w[k] for k, on in (("augmented", augmented), ("dropout_on", dropout)) if on]
+    under = [w[k] for k, on in (("augmented", bool(record.get("augmentation"))), ("dropout_on", has_dropout(record)))
+             if on]
     return w["train_under"].format(w["list_sep"].join(under)) if under else w["train"]
