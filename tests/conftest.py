@@ -20,8 +20,24 @@ def _isolated_cache(tmp_path, monkeypatch):
 def run_script(script, *args, cwd=None, env=None):
     """Run one of the kit's scripts as a user would; return the CompletedProcess."""
     env = dict(env or os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=600)
+    return subprocess.run(script_command(script, *args), capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=600)
+
+
+def script_command(script, *args):
+    """The command line that runs one of the kit's scripts (or a test helper) with this Python."""
+    return [sys.executable, os.path.join(ROOT, script), *map(str, args)]
+
+
+def run_together(commands):
+    """Run the commands side by side (most of each is starting Python and TensorFlow); their results."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for c in commands]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return results
 
 # The models most tests analyse: trained once per test run on the synthetic set.
 # Batch 16 at lr 3e-3 without augmentation and without weight decay learns the

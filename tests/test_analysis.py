@@ -11,7 +11,7 @@ import confusion
 import filter_viz
 import predict
 import saliency
-from conftest import run_script
+from conftest import run_script, run_together, script_command
 from ferlib import CLASS_NAMES
 from ferlib.data import load_synthetic
 from ferlib.models import load_model, predict_probs
@@ -220,8 +220,8 @@ def test_analysis_user_errors_are_one_line_exit_2(trained, tmp_path):
           "--figures-dir", str(tmp_path / "figs")], "--image 99999: the test split has 700 faces"),
         (["saliency.py", "--model", _cnn(trained), "--mean-limit", "0"], "--mean-limit must be at least 1"),
     ]
-    for argv, words in cases:
-        r = run_script(*argv)
+    # Side by side: each is a fresh interpreter importing TensorFlow.
+    for (argv, words), r in zip(cases, run_together([script_command(*argv) for argv, _ in cases])):
         assert r.returncode == 2, (argv, r.stderr[-1500:])
         assert "Traceback" not in r.stderr
         errors = [l for l in r.stderr.splitlines() if "error:" in l]

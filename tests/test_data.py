@@ -2,14 +2,12 @@
 
 import gzip
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT
+from conftest import run_together, script_command
 from ferlib import CLASS_NAMES
 from ferlib.data import DataError, load_fer2013, read_csv, split_indices, write_csv
 from ferlib.synthetic import synthetic_faces
@@ -175,17 +173,13 @@ def test_bad_inputs_give_one_line_error_and_exit_2(tmp_path):
         if content is not None:
             path.write_text(content)
         cases[name] = (str(path), words)
-    # All in parallel: each is a fresh interpreter importing TensorFlow.
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    procs = {name: subprocess.Popen([sys.executable, os.path.join(ROOT, "train_cnn.py"), "--data", path,
-                                     "--dry-run", "--models-dir", str(tmp_path / "m")],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for name, (path, _) in cases.items()}
-    for name, proc in procs.items():
-        _, err = proc.communicate(timeout=300)
-        path, words = cases[name]
+    # Side by side: each is a fresh interpreter importing TensorFlow.
+    results = run_together([script_command("train_cnn.py", "--data", path, "--dry-run", "--models-dir", tmp_path / "m")
+                            for path, _ in cases.values()])
+    for (name, (path, words)), r in zip(cases.items(), results):
+        err = r.stderr
         last = [l for l in err.splitlines() if l.startswith("train_cnn.py: error:")]
-        assert proc.returncode == 2, (name, err[-2000:])
+        assert r.returncode == 2, (name, err[-2000:])
         assert "Traceback" not in err, name
         assert len(last) == 1 and words in last[0], (name, last)
         where = f"{path}:{LINE[name]}:" if name in LINE else path

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from conftest import run_script
-from test_train import _trainer_command, run_together, run_trainer
+from conftest import run_script, run_together
+from test_train import _trainer_command, run_trainer
 
 RUN = ["--data", "synthetic", "--limit", "256", "--batch-size", "64", "--epochs", "3", "--precision", "float32"]
 # Measured: the mirrored run's weights differ from one device's by at most 7e-7 (float sums in another order).

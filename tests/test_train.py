@@ -5,7 +5,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 
 import train_cnn
 import train_dnn
-from conftest import ROOT, run_script
+from conftest import run_script, run_together, script_command
 from ferlib.data import UserError, write_csv
 from ferlib.synthetic import synthetic_faces
 
@@ -249,24 +248,12 @@ def test_a_run_killed_after_its_last_epoch_is_saved_by_the_rerun_not_retrained(t
 
 
 def _trainer_command(*args):
-    return [sys.executable, os.path.join(ROOT, "tests", "run_trainer.py"), *map(str, args)]
+    return script_command(os.path.join("tests", "run_trainer.py"), *args)
 
 
 def run_trainer(*args):
     """tests/run_trainer.py: a trainer mirrored over logical CPUs, or killed at a named point."""
     return run_together([_trainer_command(*args)])[0]
-
-
-def run_together(commands):
-    """Run the commands side by side (most of each is starting Python and TensorFlow); their results."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for c in commands]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=600)
-        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    return results
 
 
 KILL_RUN = ["--data", "synthetic", "--limit", "256", "--batch-size", "64", "--epochs", "3", "--precision", "float32"]
@@ -352,12 +339,13 @@ def test_a_second_run_of_the_same_name_is_refused_in_one_line(tmp_path):
 def test_a_weight_average_run_resumes_exactly_and_saves_the_average(tmp_path):
     # The backup is written with the average swapped in: a resumed run must swap the raw weights
     # back before it trains, or it would go on from the average.
+    # The DNN: the swap is the optimizer's, whatever the model, and the DNN trains in seconds.
     ema = ["--ema", "0.9"]
-    whole = train_cnn.main(_args(tmp_path, "whole", *ema))
+    whole = train_dnn.main(_args(tmp_path, "whole", *ema))
     with pytest.raises(Killed):
-        train_cnn.main(_args(tmp_path, "resumed", *ema), callbacks=[KillAfter(0)])
-    train_cnn.main(_args(tmp_path, "resumed", *ema))
-    raw = train_cnn.main(_args(tmp_path, "raw"))
+        train_dnn.main(_args(tmp_path, "resumed", *ema), callbacks=[KillAfter(0)])
+    train_dnn.main(_args(tmp_path, "resumed", *ema))
+    raw = train_dnn.main(_args(tmp_path, "raw"))
     history = lambda name: pd.read_csv(tmp_path / "models" / f"{name}.history.csv")
     for column in ("loss", "val_loss"):   # the training after the kill, and the average it validates
         np.testing.assert_allclose(history("resumed")[column], history("whole")[column], rtol=1e-4)
