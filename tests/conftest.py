@@ -20,7 +20,8 @@ def _isolated_cache(tmp_path, monkeypatch):
 def run_script(script, *args, cwd=None, env=None):
     """Run one of the kit's scripts as a user would; return the CompletedProcess."""
     env = dict(env or os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(script_command(script, *args), capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=600)
+    return subprocess.run(script_command(script, *args), capture_output=True, text=True, cwd=cwd or ROOT, env=env,
+                          timeout=600)
 
 
 def script_command(script, *args):
