@@ -1,10 +1,12 @@
-"""What the benches share: the repo on sys.path, and one CNN in two precisions."""
+"""What the benches share: the repo on sys.path, TensorFlow set up as the kit sets it up, and one CNN in two precisions."""
 
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ferlib import tf_setup  # noqa: F401,E402  (before keras: keras imports tensorflow)
 
 
 def cnn_pair(precision):

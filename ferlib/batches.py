@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ferlib import CLASS_NAMES
-from ferlib.quiet_tf import import_tensorflow
+from ferlib.tf_setup import import_tensorflow
 
 
 def quiet_options():

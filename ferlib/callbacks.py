@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from ferlib import quiet_tf  # noqa: F401  (before keras: keras imports tensorflow)
+from ferlib import tf_setup  # noqa: F401  (before keras: keras imports tensorflow)
 
 import keras  # noqa: E402
 

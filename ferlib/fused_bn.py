@@ -9,7 +9,7 @@ backends take the stock path. Saved models hold the stock layer (`portable`),
 so any Keras loads them.
 """
 
-from ferlib import quiet_tf  # noqa: F401  (before keras: keras imports tensorflow)
+from ferlib import tf_setup  # noqa: F401  (before keras: keras imports tensorflow)
 
 import keras  # noqa: E402
 from keras import layers  # noqa: E402

@@ -3,7 +3,7 @@
 Registered with Keras, so a model saved compiled with them loads back.
 """
 
-from ferlib import quiet_tf  # noqa: F401  (before keras: keras imports tensorflow)
+from ferlib import tf_setup  # noqa: F401  (before keras: keras imports tensorflow)
 
 import keras  # noqa: E402
 

@@ -5,7 +5,7 @@ import os
 import platform
 
 from ferlib import UserError
-from ferlib.quiet_tf import import_tensorflow
+from ferlib.tf_setup import import_tensorflow
 
 
 @functools.lru_cache(maxsize=1)

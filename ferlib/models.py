@@ -12,7 +12,7 @@ needs the probabilities in float32.
 
 import numpy as np
 
-from ferlib import quiet_tf  # noqa: F401  (before keras: keras imports tensorflow)
+from ferlib import tf_setup  # noqa: F401  (before keras: keras imports tensorflow)
 
 import keras  # noqa: E402
 from keras import layers  # noqa: E402

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ferlib import CLASS_NAMES, cli, quiet_tf  # noqa: F401  (quiet_tf: before keras, which imports tensorflow)
+from ferlib import CLASS_NAMES, cli, tf_setup  # noqa: F401  (tf_setup: before keras, which imports tensorflow)
 from ferlib.batches import Batches, array_batches
 from ferlib.callbacks import BEST, LAST_WEIGHTS, training_callbacks
 from ferlib.data import UserError, load_fer2013

@@ -8,7 +8,10 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# TensorFlow set up as the scripts set it up (quiet, oneDNN on x86), before any test module imports keras,
+# so a result computed here and one from a script run agree.
+from ferlib import tf_setup  # noqa: F401,E402
 
 
 @pytest.fixture(autouse=True)

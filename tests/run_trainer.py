@@ -23,6 +23,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from ferlib import tf_setup  # noqa: F401,E402  (before keras: keras imports tensorflow)
 import keras  # noqa: E402
 
 
