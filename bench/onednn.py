@@ -33,22 +33,15 @@ def parse_args():
 def one_side(steps):
     """In a child process: the kit's training throughput under this process's TensorFlow, as one JSON line."""
     import _common  # noqa: F401  (sets up TensorFlow, keeping the TF_ENABLE_ONEDNN_OPTS it was given)
-    import keras
     import numpy as np
-    from train_speed import timed_fit
-    from ferlib.batches import Batches
+    from train_speed import kit_speed
     from ferlib.machine import cpu_name, pick_precision
-    from ferlib.models import build_cnn
     from ferlib.synthetic import synthetic_faces
     from tensorflow.python.util import _pywrap_util_port
 
     x, y, _ = synthetic_faces(128 * steps, seed=0)
     precision = pick_precision("auto")
-    keras.mixed_precision.set_global_policy(precision)
-    keras.utils.set_random_seed(0)
-    model = build_cnn(augment=True)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    ips, cores, passes = timed_fit(model, Batches(x, y.astype(np.int64), 128, seed=0).dataset, steps, 128)
+    _, (ips, cores, passes) = kit_speed(x, y.astype(np.int64), 128, steps, precision)
     print(json.dumps({"img_s": ips, "cores": cores, "passes": passes, "precision": precision, "cpu": cpu_name(),
                       "onednn": _pywrap_util_port.IsMklEnabled()}))
 

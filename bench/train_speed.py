@@ -98,6 +98,17 @@ def timed_fit(model, ds, steps, batch_size, rounds=3):
     return best[0], best[1], [round(r[0]) for r in runs]
 
 
+def kit_speed(x, y, batch_size, steps, precision):
+    """What train_cnn.py runs, timed by timed_fit: (the model, its timed_fit result)."""
+    import keras
+    from ferlib.batches import Batches
+    from ferlib.models import build_cnn
+    keras.mixed_precision.set_global_policy(precision)
+    kit = build_cnn(augment=True)
+    kit.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return kit, timed_fit(kit, Batches(x, y, batch_size, seed=0).dataset, steps, batch_size)
+
+
 def matmul_peak(dtype, n=4096, reps=10):
     import tensorflow as tf
     a = tf.random.normal((n, n), dtype=tf.float32)
@@ -158,7 +169,6 @@ def main():
     from ferlib.fused_bn import portable
     from ferlib.models import build_cnn
     from ferlib.synthetic import synthetic_faces
-    from ferlib.batches import Batches
     from ferlib.machine import pick_precision
 
     n = args.batch_size * args.steps
@@ -178,11 +188,7 @@ def main():
           f"passes {ref_runs}")
 
     precision = pick_precision(args.precision)
-    keras.mixed_precision.set_global_policy(precision)
-    kit = build_cnn(augment=True)
-    kit.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    kit_ips, kit_cores, kit_runs = timed_fit(kit, Batches(x, y, args.batch_size, seed=0).dataset, args.steps,
-                                             args.batch_size)
+    kit, (kit_ips, kit_cores, kit_runs) = kit_speed(x, y, args.batch_size, args.steps, precision)
     print(f"kit ({precision}, augmentation in the model): best {kit_ips:.1f} img/s ({kit_cores:.2f} cores busy); "
           f"passes {kit_runs}")
 

@@ -10,7 +10,7 @@ before every script's output. Real errors still raise in Python, with their
 message. Set TF_CPP_MIN_LOG_LEVEL=0 to see everything.
 
 Fast: TensorFlow turns on its oneDNN kernels by itself only on x86 CPUs with
-AVX-512 VNNI or BF16 or AMX. On the rest (every AVX2 laptop) the kit turns
+AVX-512 VNNI or BF16 or AMX. On the rest (AVX2-only CPUs, many laptops' among them) the kit turns
 them on: the CNN's training step runs about twice as fast as on the default
 Eigen kernels (bench/onednn.py). oneDNN sums in another order, so the last digits
 of a result change with it. TF_ENABLE_ONEDNN_OPTS=0 keeps Eigen.
