@@ -53,8 +53,9 @@ def test_the_learning_and_saliency_checks_fail_on_a_model_with_shuffled_weights(
     x, y, mask = val_faces
     broken = shuffled(load_model(_cnn(trained)))
     assert accuracy(broken, x, y) < CNN_BAR
-    ratio = expression_ratio(broken, x, y, mask, "vanilla", only_right=False)
-    assert not ratio >= SALIENCY_BARS["vanilla"], ratio   # measured 1.35 (NaN maps fail it too)
+    for method in ("vanilla", "gradcam"):   # the sharpest and the coarsest map
+        ratio = expression_ratio(broken, x, y, mask, method, only_right=False)
+        assert not ratio >= SALIENCY_BARS[method], (method, ratio)   # NaN (all-zero maps) fails it too
 
 
 def _cnn(trained):
@@ -139,10 +140,15 @@ def expression_ratio(model, x, y, mask, method, only_right=True):
 
 
 # Grad-CAM works at the last conv layer's 12x12 resolution, so each of its
-# cells spreads over 4x4 pixels and it cannot be as sharp as a pixel gradient.
-# Measured (quick models, seeds 0 and 1): vanilla 7.13 and 7.24, SmoothGrad 4.15 and 4.42,
-# Grad-CAM 2.35 and 2.06; the model with shuffled weights: 1.35 (vanilla, all faces).
-SALIENCY_BARS = {"vanilla": 3.0, "smoothgrad": 2.0, "gradcam": 1.5}
+# cells spreads over 4x4 pixels and it cannot be as sharp as a pixel gradient;
+# on a 7-epoch model it is also the least stable of the three: the CPU's kernels
+# (oneDNN at AVX2 or AVX-512, Eigen) and precision change the trained weights'
+# last digits, and with them where its coarse map lands. Measured on the quick
+# models, seeds 0 and 1, over those kernels and float32 / bfloat16: vanilla
+# 6.8-7.7, SmoothGrad 3.4-4.4, Grad-CAM 1.31-2.40; blind maps: Grad-CAM of the
+# untrained CNN 1.09, of shuffled weights 0.89 or all zero (NaN), vanilla of
+# shuffled weights 1.35.
+SALIENCY_BARS = {"vanilla": 3.0, "smoothgrad": 2.0, "gradcam": 1.2}
 
 
 @pytest.mark.parametrize("method", sorted(SALIENCY_BARS))
