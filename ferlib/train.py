@@ -29,7 +29,7 @@ from ferlib.data import UserError, load_fer2013
 from ferlib.fused_bn import portable
 from ferlib.losses import SparseSmoothedCrossentropy, label_accuracy
 from ferlib.machine import distribution, pick_precision
-from ferlib.models import augmentation_summary, predict_probs
+from ferlib.models import augmentation_summary, mirror_tta, predict_probs
 from ferlib.outputs import (atomic_path, check_writable, figure_paths, finish_record, load_json, pyplot,
                             save_figure, save_json, write_together)
 from ferlib.words import FIGURE_WORDS, train_label
@@ -235,22 +235,37 @@ def one_run_at_a_time(args):
         yield
 
 
-def load_best(model, args):
-    """The best validation epoch's weights into model: they are the run's result."""
+def load_best(model, args, history):
+    """The best validation epoch's weights into model: they are the run's result.
+
+    True if that changed the model; False when the last epoch was the best (its
+    weights are already in place) or nothing was checkpointed.
+    """
     best = os.path.join(resume_folder(args), BEST)
-    if os.path.exists(best):
-        model.load_weights(best)
+    monitor = "val_accuracy" if "val_accuracy" in history else "accuracy"
+    # idxmax takes the first of equal values, as the checkpoint keeps the first (it saves on improvement only).
+    if not os.path.exists(best) or history.loc[history[monitor].idxmax(), "epoch"] == history["epoch"].max():
+        return False
+    model.load_weights(best)
+    return True
 
 
 def evaluate(model, data):
     """Loss and accuracy on every labelled split, and mirror-TTA accuracy on the held-out ones."""
+    import keras
     evaluation = {}
     for split, (xs, ys) in data.splits.items():
-        if len(ys) and ys.min() >= 0:
+        if not len(ys) or ys.min() < 0:
+            continue
+        if split == "train":
             loss, acc = model.evaluate(array_batches(xs, ys), verbose=0)
             evaluation[split] = {"loss": float(loss), "accuracy": float(acc), "n": int(len(ys))}
-            if split != "train":
-                evaluation[split]["accuracy_tta"] = float(np.mean(predict_probs(model, xs, tta=2).argmax(1) == ys))
+            continue
+        # Held out: the plain pass gives loss and accuracy, and TTA reuses it (two passes, not three).
+        probs = predict_probs(model, xs)
+        loss = keras.ops.mean(keras.losses.get(model.loss)(ys, probs))
+        evaluation[split] = {"loss": float(loss), "accuracy": float(np.mean(probs.argmax(1) == ys)),
+                             "n": int(len(ys)), "accuracy_tta": float(np.mean(mirror_tta(model, xs, probs).argmax(1) == ys))}
     return evaluation
 
 
