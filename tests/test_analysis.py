@@ -184,18 +184,27 @@ def test_saliency_script_writes_figures_and_the_statistics(trained):
     assert os.path.getsize(rec["figure"]) > 20_000 and os.path.getsize(rec["figure_mean"]) > 5_000
 
 
-def test_filter_ascent_raises_activations_and_batching_changes_nothing(trained):
+def test_filter_ascent_drives_filters_past_any_face_and_batching_changes_nothing(trained):
     model = load_model(_cnn(trained))
     cut = filter_viz.layer_model(model, "conv2d_6")
     filters = np.arange(64)
     _, start, final = filter_viz.ascend(cut, filters, 100, seed=1, progress=False)
     live = np.maximum(start, final) > filter_viz.DEAD
     assert live.sum() >= 32
+    x, _ = load_synthetic().split("test")
+    maps = np.asarray(cut(x[..., None].astype(np.float32), training=False), dtype=np.float32)
+    b = filter_viz.BORDER
+    strongest_face = maps[:, b:-b, b:-b, :].mean(axis=(1, 2)).max(axis=0)[live]
     gain = final[live] / np.maximum(start[live], 1e-3)
-    # Measured 0.95 and 0.89 of live filters (quick models of seeds 0, 1). The
-    # filters short of 10x fire on flat gray: their start is near the most any
-    # image gets out of them.
-    assert (gain >= 10).mean() >= 0.8, np.sort(gain)
+    beyond_faces = final[live] / np.maximum(strongest_face, 1e-3)
+    # Measured on quick models of seeds 0, 1, 2 and a float32 one: median gain
+    # 122-1161x, median 27-152x the strongest of the 700 test faces, and
+    # 0.86-1.00 of live filters past every face. Medians, not a share of
+    # filters past a fixed gain: how many filters fire on flat gray (and so
+    # gain little) changes from model to model, 0.61-0.92 of them gain 10x.
+    assert np.median(gain) >= 20, np.sort(gain)
+    assert np.median(beyond_faces) >= 5, np.sort(beyond_faces)
+    assert (beyond_faces > 1).mean() >= 2 / 3, np.sort(beyond_faces)
     # Two filters batched together == each run alone, same seed, over 5 steps:
     # a bug that mixed images would show at once, while over 30 steps rounding
     # (which the batch size changes) can flip a max-pool or ReLU and send the
