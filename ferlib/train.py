@@ -348,10 +348,11 @@ def start_or_resume(args):
                 print(f"resuming from {resume_dir}", file=sys.stderr)
                 repair_resume_folder(resume_dir)
                 return resume_dir
-            changed = ", ".join(f"--{k.replace('_', '-')} {saved.get(k)} -> {v}" for k, v in settings.items()
-                                if saved.get(k) != v)
-            raise UserError(f"{resume_dir} holds a half-done run with other settings ({changed}); run the "
-                            "same command as before to resume it, or add --restart to discard it")
+            # "off": a flag the run's kit did not have (give 0 to match it); a changed default shows here too
+            changed = ", ".join(f"--{k.replace('_', '-')} {'off' if saved.get(k) is None else saved[k]} -> {v}"
+                                for k, v in settings.items() if saved.get(k) != v)
+            raise UserError(f"{resume_dir} holds a half-done run with other settings ({changed}); give the "
+                            "settings left of each arrow to resume it, or add --restart to discard it")
     elif os.path.exists(resume_dir):
         print(f"discarding {resume_dir}" + (" (--restart)" if args.restart else ": it has no settings file"),
               file=sys.stderr)

@@ -66,18 +66,21 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 
 
 def test_a_run_interrupted_under_an_older_kit_resumes_after_an_upgrade_that_added_a_flag(tmp_path, capsys):
+    off = ["--epochs", "2", "--weight-decay", "0"]   # the DNN's default is 0.3 now; the older kit had none
     with pytest.raises(Killed):
-        train_dnn.main(_args(tmp_path, "old", "--epochs", "2"), callbacks=[KillAfter(0)])
+        train_dnn.main(_args(tmp_path, "old", *off), callbacks=[KillAfter(0)])
     stamp = tmp_path / "models" / "old.resume" / "settings.json"
     settings = json.loads(stamp.read_text())
     del settings["weight_decay"]   # the older kit had no --weight-decay
     stamp.write_text(json.dumps(settings))
     capsys.readouterr()
+    with pytest.raises(UserError, match=r"other settings \(--weight-decay off -> 0.3\); give the settings left"):
+        train_dnn.main(_args(tmp_path, "old", "--epochs", "2"))   # the new default must not slip in
     with pytest.raises(Killed):   # the upgraded kit, the flag off as it was: the same run
-        train_dnn.main(_args(tmp_path, "old", "--epochs", "2"), callbacks=[KillAfter(1)])
+        train_dnn.main(_args(tmp_path, "old", *off), callbacks=[KillAfter(1)])
     assert "resuming from" in capsys.readouterr().err
     stamp.write_text(json.dumps(settings))
-    with pytest.raises(UserError, match=r"half-done run with other settings \(--weight-decay None -> 0.1\).*--restart"):
+    with pytest.raises(UserError, match=r"half-done run with other settings \(--weight-decay off -> 0.1\).*--restart"):
         train_dnn.main(_args(tmp_path, "old", "--epochs", "2", "--weight-decay", "0.1"))   # on: another run
     assert (tmp_path / "models" / "old.resume" / "history.csv").exists()                # nothing deleted
     train_dnn.main(_args(tmp_path, "old", "--epochs", "2", "--weight-decay", "0.1", "--restart"))
