@@ -46,8 +46,10 @@ $(STAMP): requirements.txt requirements-test.txt
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
+# Two workers: much of the suite is starting Python, loading TensorFlow and tracing, on one core each;
+# the tests of the quick trained models stay on one worker (xdist_group), which trains them once.
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests
 
 report: report.md
 

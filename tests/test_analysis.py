@@ -16,6 +16,9 @@ from ferlib import CLASS_NAMES
 from ferlib.data import load_synthetic
 from ferlib.models import load_model, predict_probs
 
+# With make test's two workers, every test of the trained models runs on one, so they are trained once.
+pytestmark = pytest.mark.xdist_group("trained")
+
 
 # Measured on the quick models (conftest's QUICK_CNN / QUICK_DNN), seeds 0 and 1: see each test.
 CNN_BAR = 0.65          # CNN val/test accuracy: measured 0.797 / 0.767 and 0.804 / 0.783; shuffled weights 0.15

@@ -18,6 +18,9 @@ import saliency
 from conftest import run_script
 from ferlib.outputs import figure_languages
 
+# With make test's two workers, every test of the trained models runs on one, so they are trained once.
+pytestmark = pytest.mark.xdist_group("trained")
+
 
 @pytest.fixture(scope="module")
 def analysed(trained):
