@@ -43,7 +43,8 @@ def run_together(commands):
         results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     return results
 
-# The models most tests analyse: trained once per test run on the synthetic set.
+# The models most tests analyse: trained once per test run on the synthetic set (a module that
+# uses them carries pytest.mark.xdist_group("trained"), so make test's two workers do not both train them).
 # Batch 16 at lr 3e-3 without augmentation and without weight decay learns the
 # CNN fastest (the thresholds in the tests were measured with these flags, see
 # each test). The DNN needs a lower rate: at 3e-3 it stays at the majority class;
