@@ -1,5 +1,6 @@
 """Shared fixtures. Tests use only generated data (the built-in synthetic set)."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -18,6 +19,34 @@ from ferlib import tf_setup  # noqa: F401,E402
 def _isolated_cache(tmp_path, monkeypatch):
     """The parse cache goes to a per-test folder, never the user's ~/.cache."""
     monkeypatch.setenv("FERKIT_CACHE", str(tmp_path / "cache"))
+
+
+SMALL_SPLITS = {"Training": 256, "PublicTest": 64, "PrivateTest": 64}
+
+
+@functools.cache
+def _built_in_faces():
+    from ferlib.data import load_synthetic
+    return load_synthetic()
+
+
+def small_faces_csv(folder):
+    """folder/faces.csv: the first built-in faces of each split as a Kaggle-form FER2013 file (SMALL_SPLITS rows),
+    for runs that test the fit loop, not learning: scoring the built-in set's 700-face val and test splits
+    would take most of such a run's time."""
+    import numpy as np
+    from ferlib.data import USAGE_SPLIT, write_csv
+    path = os.path.join(folder, "faces.csv")
+    if not os.path.exists(path):
+        xs, ys, usage = [], [], []
+        for name, n in SMALL_SPLITS.items():
+            x, y = _built_in_faces().split(USAGE_SPLIT[name])
+            xs.append(x[:n])
+            ys.append(y[:n])
+            usage += [name] * n
+        os.makedirs(folder, exist_ok=True)
+        write_csv(path, np.concatenate(xs), np.concatenate(ys), usage=usage)
+    return path
 
 
 def run_script(script, *args, cwd=None, env=None):
@@ -64,3 +93,17 @@ def trained(tmp_path_factory):
     cnn = train_cnn.main(QUICK_CNN + dirs)
     dnn = train_dnn.main(QUICK_DNN + dirs)
     return {"dir": root, "models": root / "models", "figures": root / "figures", "cnn": cnn, "dnn": dnn}
+
+
+@pytest.fixture(scope="session")
+def analysed(trained):
+    """trained, after `make report`'s three analyses of its CNN (fewer steps and faces): their records
+    under 'confusion', 'saliency' and 'filters', their figures and JSON beside the models."""
+    import confusion
+    import filter_viz
+    import saliency
+    model = str(trained["models"] / "cnn.keras")
+    common = ["--model", model, "--figures-dir", str(trained["figures"]), "--data", "synthetic"]
+    return {**trained, "confusion": confusion.main(common),
+            "saliency": saliency.main(common + ["--mean-limit", "140"]),
+            "filters": filter_viz.main(common + ["--steps", "10", "--image", "0"])}

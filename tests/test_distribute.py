@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 
 from conftest import run_script, run_together
-from test_train import _trainer_command, run_trainer
+from test_train import _trainer_command, kill_run, run_trainer
 
-RUN = ["--data", "synthetic", "--limit", "256", "--batch-size", "64", "--epochs", "3", "--precision", "float32"]
 # Measured: the mirrored run's weights differ from one device's by at most 7e-7 (float sums in another order).
 TOLERANCE = 1e-5
 
@@ -26,9 +25,10 @@ def _weights(folder):
 
 def test_two_mirrored_devices_train_the_weights_one_device_does_and_resume_after_a_kill(tmp_path):
     where = lambda name: ["--models-dir", tmp_path / name, "--figures-dir", tmp_path / name]
-    one, two, killed = run_together([_trainer_command("train_dnn.py", *RUN, *where("one")),
-                                     _trainer_command("--replicas", "2", "train_dnn.py", *RUN, *where("two")),
-                                     _trainer_command("--replicas", "2", "--kill-at", "epoch", "train_dnn.py", *RUN,
+    run = kill_run(tmp_path)
+    one, two, killed = run_together([_trainer_command("train_dnn.py", *run, *where("one")),
+                                     _trainer_command("--replicas", "2", "train_dnn.py", *run, *where("two")),
+                                     _trainer_command("--replicas", "2", "--kill-at", "epoch", "train_dnn.py", *run,
                                                       *where("resumed"))])
     assert one.returncode == 0 and two.returncode == 0, (one.stderr[-1500:], two.stderr[-1500:])
     record = json.loads((tmp_path / "two" / "dnn.json").read_text())
@@ -40,7 +40,7 @@ def test_two_mirrored_devices_train_the_weights_one_device_does_and_resume_after
     np.testing.assert_allclose(history("two")["loss"], history("one")["loss"], rtol=1e-5)
 
     assert killed.returncode == -9, killed.stderr[-1500:]
-    resumed = run_trainer("--replicas", "2", "train_dnn.py", *RUN, *where("resumed"))
+    resumed = run_trainer("--replicas", "2", "train_dnn.py", *run, *where("resumed"))
     assert resumed.returncode == 0 and "resuming from" in resumed.stderr, resumed.stderr[-1500:]
     assert history("resumed")["epoch"].tolist() == [1, 2, 3]
     for u, v in zip(_weights(tmp_path / "two"), _weights(tmp_path / "resumed")):
@@ -50,7 +50,8 @@ def test_two_mirrored_devices_train_the_weights_one_device_does_and_resume_after
 def test_several_machines_are_refused_in_one_line_before_anything_is_written(tmp_path):
     config = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}}
     env = dict(os.environ, TF_CONFIG=json.dumps(config))
-    r = run_script("train_dnn.py", *RUN, "--models-dir", tmp_path / "m", "--figures-dir", tmp_path / "f", env=env)
+    r = run_script("train_dnn.py", *kill_run(tmp_path), "--models-dir", tmp_path / "m", "--figures-dir", tmp_path / "f",
+                   env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-1500:]
     errors = [l for l in r.stderr.splitlines() if "error:" in l]
     assert len(errors) == 1 and "keras-team/keras#20585" in errors[0], errors

@@ -12,24 +12,12 @@ import pytest
 from PIL import Image
 
 import confusion
-import filter_viz
 import make_report
-import saliency
 from conftest import run_script
 from ferlib.outputs import figure_languages
 
 # With make test's two workers, every test of the trained models runs on one, so they are trained once.
 pytestmark = pytest.mark.xdist_group("trained")
-
-
-@pytest.fixture(scope="module")
-def analysed(trained):
-    model = str(trained["models"] / "cnn.keras")
-    figs = ["--figures-dir", str(trained["figures"]), "--data", "synthetic"]
-    confusion.main(["--model", model] + figs)
-    saliency.main(["--model", model, "--mean-limit", "140"] + figs)
-    filter_viz.main(["--model", model, "--steps", "10", "--image", "0"] + figs)
-    return trained
 
 
 def test_report_numbers_come_from_the_records_and_links_resolve(analysed, tmp_path):

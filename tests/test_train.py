@@ -13,7 +13,7 @@ import pytest
 
 import train_cnn
 import train_dnn
-from conftest import run_script, run_together, script_command
+from conftest import SMALL_SPLITS, run_script, run_together, script_command, small_faces_csv
 from ferlib.data import UserError, write_csv
 from ferlib.synthetic import synthetic_faces
 
@@ -34,7 +34,7 @@ class KillAfter(keras.callbacks.Callback):
 
 
 def _args(tmp_path, name, *extra):
-    return ["--data", "synthetic", "--limit", "192", "--batch-size", "64", "--epochs", "3",
+    return ["--data", small_faces_csv(tmp_path), "--limit", "192", "--batch-size", "64", "--epochs", "3",
             "--name", name, "--models-dir", str(tmp_path / "models"),
             "--figures-dir", str(tmp_path / "figures"), "--precision", "float32", *extra]
 
@@ -113,7 +113,9 @@ def test_run_record_has_what_the_report_needs(tmp_path):
     on_disk = json.loads((tmp_path / "models" / "dnn.json").read_text())
     assert on_disk["evaluation"] == rec["evaluation"]
     assert set(rec["evaluation"]) == {"train", "val", "test"}
-    assert rec["data"]["source"] == "synthetic" and rec["data"]["train_rows_used"] == 192
+    assert rec["data"]["source"] == small_faces_csv(tmp_path) and rec["data"]["train_rows_used"] == 192
+    assert rec["data"]["rows"] == {"train": SMALL_SPLITS["Training"], "val": SMALL_SPLITS["PublicTest"],
+                                   "test": SMALL_SPLITS["PrivateTest"]}
     assert abs(rec["params"]["total"] - 1_696_583) <= 1697
     assert rec["epochs"] == 2 and rec["train_images_per_second"] > 0 and rec["precision"] == "float32"
     assert rec["config"]["lr"] == 1e-3 and rec["environment"]["tensorflow"]
@@ -159,8 +161,8 @@ def test_mixup_blends_labels_as_it_blends_pixels_and_resumes_the_same_draws():
 def test_mixup_run_scores_validation_on_labels_and_saves_a_model_that_loads(tmp_path):
     rec = train_dnn.main(_args(tmp_path, "mix", "--epochs", "2", "--mixup", "0.2"))
     saved = keras.saving.load_model(tmp_path / "models" / "mix.keras")   # compiled, with our loss and metric
-    from ferlib.data import load_synthetic
-    x, y = load_synthetic().split("val")
+    from ferlib.data import load_fer2013
+    x, y = load_fer2013(small_faces_csv(tmp_path)).split("val")
     _, acc = saved.evaluate(x[..., None], y, verbose=0)
     assert acc == pytest.approx(rec["evaluation"]["val"]["accuracy"], abs=1e-6)
     # ... and that is accuracy against the labels, though training saw class weights.
@@ -259,7 +261,10 @@ def run_trainer(*args):
     return run_together([_trainer_command(*args)])[0]
 
 
-KILL_RUN = ["--data", "synthetic", "--limit", "256", "--batch-size", "64", "--epochs", "3", "--precision", "float32"]
+def kill_run(tmp_path):
+    return ["--data", small_faces_csv(tmp_path), "--batch-size", "64", "--epochs", "3", "--precision", "float32"]
+
+
 # Where each kill lands, and what the rerun of the same command says.
 KILL_POINTS = {"epoch": "resuming from", "backup": "resuming from the one before it", "best": "resuming from",
                "final": "training had finished; evaluating and saving"}
@@ -267,14 +272,15 @@ KILL_POINTS = {"epoch": "resuming from", "backup": "resuming from the one before
 
 def test_a_run_killed_at_any_point_loses_at_most_the_epoch_in_progress(tmp_path):
     where = lambda name: ["--models-dir", tmp_path / name, "--figures-dir", tmp_path / name / "figures"]
-    whole, *killed = run_together([_trainer_command("train_dnn.py", *KILL_RUN, *where("whole"))] +
-                                  [_trainer_command("--kill-at", point, "train_dnn.py", *KILL_RUN, *where(point))
+    run = kill_run(tmp_path)
+    whole, *killed = run_together([_trainer_command("train_dnn.py", *run, *where("whole"))] +
+                                  [_trainer_command("--kill-at", point, "train_dnn.py", *run, *where(point))
                                    for point in KILL_POINTS])
     assert whole.returncode == 0, whole.stderr[-2000:]
     for point, r in zip(KILL_POINTS, killed):
         assert r.returncode == -signal.SIGKILL, (point, r.stderr[-2000:])
         assert not (tmp_path / point / "dnn.keras").exists(), point
-    reruns = run_together([_trainer_command("train_dnn.py", *KILL_RUN, *where(point)) for point in KILL_POINTS])
+    reruns = run_together([_trainer_command("train_dnn.py", *run, *where(point)) for point in KILL_POINTS])
     expected = keras.saving.load_model(tmp_path / "whole" / "dnn.keras").get_weights()
     for (point, says), rerun in zip(KILL_POINTS.items(), reruns):
         assert rerun.returncode == 0 and says in rerun.stderr, (point, rerun.stderr[-2000:])
