@@ -72,8 +72,16 @@ def run_together(commands):
         results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     return results
 
-# The models most tests analyse: trained once per test run on the synthetic set (a module that
-# uses them carries pytest.mark.xdist_group("trained"), so make test's two workers do not both train them).
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the marks
+def pytest_collection_modifyitems(items):
+    """Every test that uses the quick trained models joins xdist group "trained": make test's two workers
+    (--dist loadgroup) run them all on one, which trains the models once; the other takes the rest."""
+    for item in items:
+        if "trained" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("trained"))
+
+
+# The models most tests analyse: trained once per test run (per worker, see above) on the synthetic set.
 # Batch 16 at lr 3e-3 without augmentation and without weight decay learns the
 # CNN fastest (the thresholds in the tests were measured with these flags, see
 # each test). The DNN needs a lower rate: at 3e-3 it stays at the majority class;

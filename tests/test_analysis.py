@@ -16,10 +16,6 @@ from ferlib import CLASS_NAMES
 from ferlib.data import load_synthetic
 from ferlib.models import load_model, predict_probs
 
-# With make test's two workers, every test of the trained models runs on one, so they are trained once.
-pytestmark = pytest.mark.xdist_group("trained")
-
-
 # Measured on the quick models (conftest's QUICK_CNN / QUICK_DNN), seeds 0 and 1: see each test.
 CNN_BAR = 0.65          # CNN val/test accuracy: measured 0.797 / 0.767 and 0.804 / 0.783; shuffled weights 0.15
 GAP_BAR = 0.15          # CNN over DNN, validation: measured 0.42 and 0.40 (DNN 0.373, 0.409)
@@ -221,17 +217,23 @@ def test_filter_viz_script_writes_grid_and_activation_maps(analysed):
     assert os.path.exists(rec["figure"]) and os.path.exists(rec["activations_figure"])
 
 
-def test_analysis_user_errors_are_one_line_exit_2(trained, tmp_path):
-    dnn = str(trained["models"] / "dnn.keras")
+def test_analysis_user_errors_are_one_line_exit_2(tmp_path):
+    # Untrained models: the errors are about the files and flags, not what a model learned
+    # (and these tests need not wait for the trained ones).
+    from ferlib.fused_bn import portable
+    from ferlib.models import build_cnn, build_dnn
+    cnn, dnn = str(tmp_path / "cnn.keras"), str(tmp_path / "dnn.keras")
+    portable(build_cnn(augment=False)).save(cnn)
+    build_dnn(1_696_583).save(dnn)
     cases = [
         (["filter_viz.py", "--model", dnn], "has no conv layers"),
         (["saliency.py", "--model", dnn, "--method", "gradcam", "--data", "synthetic"], "Grad-CAM needs a conv layer"),
-        (["filter_viz.py", "--model", _cnn(trained), "--layer", "conv2d_99"], "conv2d_1, conv2d_2"),
+        (["filter_viz.py", "--model", cnn, "--layer", "conv2d_99"], "conv2d_1, conv2d_2"),
         (["confusion.py", "--model", str(tmp_path / "nope.keras")], "no such model file"),
         # Checked before the ascent: nothing is computed or written first.
-        (["filter_viz.py", "--model", _cnn(trained), "--image", "99999", "--data", "synthetic",
+        (["filter_viz.py", "--model", cnn, "--image", "99999", "--data", "synthetic",
           "--figures-dir", str(tmp_path / "figs")], "--image 99999: the test split has 700 faces"),
-        (["saliency.py", "--model", _cnn(trained), "--mean-limit", "0"], "--mean-limit must be at least 1"),
+        (["saliency.py", "--model", cnn, "--mean-limit", "0"], "--mean-limit must be at least 1"),
     ]
     # Side by side: each is a fresh interpreter importing TensorFlow.
     for (argv, words), r in zip(cases, run_together([script_command(*argv) for argv, _ in cases])):

@@ -16,10 +16,6 @@ import make_report
 from conftest import run_script
 from ferlib.outputs import figure_languages
 
-# With make test's two workers, every test of the trained models runs on one, so they are trained once.
-pytestmark = pytest.mark.xdist_group("trained")
-
-
 def test_report_numbers_come_from_the_records_and_links_resolve(analysed, tmp_path):
     trained = analysed
     out = tmp_path / "report.md"
