@@ -72,6 +72,7 @@ def run_together(commands):
         results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     return results
 
+
 @pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the marks
 def pytest_collection_modifyitems(items):
     """Every test that uses the quick trained models joins xdist group "trained": make test's two workers
