@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import run_script, run_together
-from test_train import _trainer_command, kill_run, run_trainer
+from test_train import _trainer_command, small_run, run_trainer
 
 # Measured: the mirrored run's weights differ from one device's by at most 7e-7 (float sums in another order).
 TOLERANCE = 1e-5
@@ -25,7 +25,7 @@ def _weights(folder):
 
 def test_two_mirrored_devices_train_the_weights_one_device_does_and_resume_after_a_kill(tmp_path):
     where = lambda name: ["--models-dir", tmp_path / name, "--figures-dir", tmp_path / name]
-    run = kill_run(tmp_path)
+    run = small_run(tmp_path)
     one, two, killed = run_together([_trainer_command("train_dnn.py", *run, *where("one")),
                                      _trainer_command("--replicas", "2", "train_dnn.py", *run, *where("two")),
                                      _trainer_command("--replicas", "2", "--kill-at", "epoch", "train_dnn.py", *run,
@@ -50,7 +50,7 @@ def test_two_mirrored_devices_train_the_weights_one_device_does_and_resume_after
 def test_several_machines_are_refused_in_one_line_before_anything_is_written(tmp_path):
     config = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}}
     env = dict(os.environ, TF_CONFIG=json.dumps(config))
-    r = run_script("train_dnn.py", *kill_run(tmp_path), "--models-dir", tmp_path / "m", "--figures-dir", tmp_path / "f",
+    r = run_script("train_dnn.py", *small_run(tmp_path), "--models-dir", tmp_path / "m", "--figures-dir", tmp_path / "f",
                    env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-1500:]
     errors = [l for l in r.stderr.splitlines() if "error:" in l]

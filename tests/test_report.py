@@ -16,6 +16,7 @@ import make_report
 from conftest import run_script
 from ferlib.outputs import figure_languages
 
+
 def test_report_numbers_come_from_the_records_and_links_resolve(analysed, tmp_path):
     trained = analysed
     out = tmp_path / "report.md"

@@ -261,7 +261,8 @@ def run_trainer(*args):
     return run_together([_trainer_command(*args)])[0]
 
 
-def kill_run(tmp_path):
+def small_run(tmp_path):
+    """A 3-epoch run on all of faces.csv, for the scripts as subprocesses (killed, mirrored, refused)."""
     return ["--data", small_faces_csv(tmp_path), "--batch-size", "64", "--epochs", "3", "--precision", "float32"]
 
 
@@ -272,7 +273,7 @@ KILL_POINTS = {"epoch": "resuming from", "backup": "resuming from the one before
 
 def test_a_run_killed_at_any_point_loses_at_most_the_epoch_in_progress(tmp_path):
     where = lambda name: ["--models-dir", tmp_path / name, "--figures-dir", tmp_path / name / "figures"]
-    run = kill_run(tmp_path)
+    run = small_run(tmp_path)
     whole, *killed = run_together([_trainer_command("train_dnn.py", *run, *where("whole"))] +
                                   [_trainer_command("--kill-at", point, "train_dnn.py", *run, *where(point))
                                    for point in KILL_POINTS])
