@@ -147,7 +147,8 @@ def main(argv=None):
         writes += [(path, partial(plot_confused_faces, x, report["gallery"], split, lang))
                    for lang, path in figure_paths(report["gallery_figure"])]
     write_together(writes + [(json_path, partial(save_json, finish_record(report, t0, __file__, argv)))])
-    print(f"accuracy {report['accuracy_plain']:.4f} (with mirror TTA {report['accuracy_tta']:.4f}), "
+    views = f"; {args.tta}-view TTA {report['accuracy']:.4f}" if args.tta > 2 else ""
+    print(f"accuracy {report['accuracy_plain']:.4f} (with mirror TTA {report['accuracy_tta']:.4f}{views}), "
           f"macro-F1 {report['macro_f1']:.4f} on {len(y)} {split} images")
     print(f"most confused: {report['sentence']}")
     print(f"wrote {report['figure']}, {report['gallery_figure']} and {json_path}")

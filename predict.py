@@ -6,7 +6,7 @@ file), it also prints the accuracy; for files without ids the row number is
 the id.
 
     python predict.py --data data/test.csv --out submission.csv
-    python predict.py --model models/cnn.keras --data data/test.csv --tta 10
+    python predict.py --model models/cnn.keras --data data/test.csv --tta 18
 """
 
 import csv
