@@ -8,6 +8,7 @@ system).
 import contextlib
 import functools
 import json
+import logging
 import os
 import platform
 import shlex
@@ -129,6 +130,9 @@ def pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     cjk = cjk_font()
+    # The CJK font mplfonts ships has one weight: bold Chinese titles are set regular, which matplotlib
+    # would announce on stderr once per figure run ("Failed to find font weight bold").
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8,
                          "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 10,
                          "font.family": ["DejaVu Sans"] + ([cjk] if cjk else [])})
