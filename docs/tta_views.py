@@ -20,6 +20,7 @@ from ferlib import TTA_VIEWS, cli  # noqa: E402
 from ferlib.data import load_fer2013  # noqa: E402
 from ferlib.models import load_model, predict_probs  # noqa: E402
 
+
 def main(argv=None):
     p = cli.parser(__doc__)
     cli.add_data_args(p)
