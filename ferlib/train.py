@@ -191,6 +191,10 @@ def fit(model, data, args, extra_callbacks=()):
     last = os.path.join(resume_dir, LAST_WEIGHTS)
     if os.path.exists(last):   # killed after its last epoch: evaluate and save, do not retrain
         print(f"{resume_dir}: training had finished; evaluating and saving", file=sys.stderr)
+        # Built first, the optimizer takes its state from the file too: the saved model is then the
+        # uninterrupted run's, optimizer included (unbuilt, Keras would skip that state with a warning).
+        with model.distribute_strategy.scope():   # mirrored variables, under a MirroredStrategy
+            model.optimizer.build(model.trainable_variables)
         model.load_weights(last)
         return read_history(resume_dir)
     batches = Batches(data.x_train, data.y_train, args.batch_size, args.seed, args.mixup)

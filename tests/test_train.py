@@ -246,8 +246,10 @@ def test_a_run_killed_after_its_last_epoch_is_saved_by_the_rerun_not_retrained(t
     rec = train_dnn.main(_args(tmp_path, "late", "--epochs", "2"), callbacks=[seen])
     assert seen.n == 0 and rec["epochs"] == 2                      # evaluated and saved, not trained again
     train_dnn.main(_args(tmp_path, "whole", "--epochs", "2"))
-    a = keras.saving.load_model(tmp_path / "models" / "late.keras").get_weights()
-    b = keras.saving.load_model(tmp_path / "models" / "whole.keras").get_weights()
+    late, whole = (keras.saving.load_model(tmp_path / "models" / f"{name}.keras") for name in ("late", "whole"))
+    # The optimizer's state (Adam's moments, the step count) too: the saved file is the uninterrupted run's.
+    a, b = (m.get_weights() + [v.numpy() for v in m.optimizer.variables] for m in (late, whole))
+    assert len(a) == len(b) > len(late.get_weights()) + 2
     for u, v in zip(a, b):
         np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
 
