@@ -185,7 +185,7 @@ def fit(model, data, args, extra_callbacks=()):
     epochs = 1 if args.dry_run else args.epochs
     kind = model.name
     print(f"{kind}: {model.count_params():,} parameters; {len(data.y_train):,} train / {len(data.y_val):,} val "
-          f"images from {data.source}; {args.precision_used}; {epochs} epochs", file=sys.stderr)
+          f"images from {data.source}; {args.precision_used}; {epochs} epoch{'s' * (epochs != 1)}", file=sys.stderr)
     resume_dir = start_or_resume(args)
     monitor = "val_accuracy" if len(data.y_val) else "accuracy"
     last = os.path.join(resume_dir, LAST_WEIGHTS)
