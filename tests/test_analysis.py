@@ -132,7 +132,8 @@ def expression_ratio(model, x, y, mask, method, only_right=True):
     maps, mask = saliency.saliency_maps(model, x[keep], y[keep], method), mask[keep]
     inside = (maps * mask).sum((1, 2)) / mask.sum((1, 2))
     outside = (maps * ~mask).sum((1, 2)) / (~mask).sum((1, 2))
-    return float(inside.mean() / outside.mean())
+    with np.errstate(invalid="ignore"):   # all-zero maps (a dead model's Grad-CAM) give NaN, which fails every bar
+        return float(inside.mean() / outside.mean())
 
 
 # Grad-CAM works at the last conv layer's 12x12 resolution, so each of its
