@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import run_script, run_together
-from test_train import _trainer_command, small_run, run_trainer
+from test_train import _trainer_command, run_trainer, small_run
 
 # Measured: the mirrored run's weights differ from one device's by at most 7e-7 (float sums in another order).
 TOLERANCE = 1e-5
