@@ -26,7 +26,7 @@ from ferlib.data import load_fer2013
 from ferlib.models import load_model, mirror_tta, predict_probs
 from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
                             save_json, write_together)
-from ferlib.words import CLASS_WORDS, FIGURE_WORDS, SPLIT_WORDS, class_words
+from ferlib.words import CLASS_WORDS, FIGURE_WORDS, class_words, split_word
 
 TOP_PAIRS = 3
 GALLERY_FACES = 6   # per pair: one row of the gallery
@@ -58,7 +58,7 @@ def confusion_report(y_true, y_pred):
     }
 
 
-def plot_confusion(counts, split, accuracy, tta, lang, dest):
+def plot_confusion(counts, split, usage, accuracy, tta, lang, dest):
     """One row-normalised matrix in percent; each true class labelled with its count; a colour bar."""
     plt = pyplot()
     w, names = FIGURE_WORDS[lang], class_words(lang)
@@ -67,16 +67,16 @@ def plot_confusion(counts, split, accuracy, tta, lang, dest):
     share = 100 * np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
     im = ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
-    for i, j in np.ndindex(share.shape):
-        if counts[i, j] or i == j:
-            ax.text(j, i, f"{share[i, j]:.0f}", ha="center", va="center", fontsize=8,
-                    color="white" if share[i, j] > 60 else "black", fontweight="bold" if i != j else "normal")
+    for i, j in np.ndindex(share.shape):   # every cell written: 0 is no face, <1 a few faces that round to 0%
+        text = "<1" if counts[i, j] and share[i, j] < 0.5 else f"{share[i, j]:.0f}"
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if share[i, j] > 60 else "black",
+                fontweight="bold" if i != j and counts[i, j] else "normal")
     ax.set_xticks(range(len(names)), names, rotation=40, ha="right")
-    ax.set_yticks(range(len(names)), [f"{c} (n={int(k)})" for c, k in zip(names, rows[:, 0])])
+    ax.set_yticks(range(len(names)), [w["class_count"].format(c=c, n=int(k)) for c, k in zip(names, rows[:, 0])])
     ax.set_xlabel(w["predicted_class"])
     ax.set_ylabel(w["true_class"])
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label=w["share_of_true"])
-    ax.set_title(w["confusion_title"].format(split=SPLIT_WORDS[lang][split], n=int(counts.sum()),
+    ax.set_title(w["confusion_title"].format(split=split_word(lang, split, usage), n=int(counts.sum()),
                                              accuracy=accuracy, tta=w["tta"].format(views=tta) if tta > 1 else ""))
     fig.tight_layout()
     save_figure(fig, dest)
@@ -95,7 +95,7 @@ def confused_faces(y, probs, pairs, per_pair=GALLERY_FACES):
     return gallery
 
 
-def plot_confused_faces(x, gallery, split, lang, dest, cols=GALLERY_FACES):
+def plot_confused_faces(x, gallery, split, usage, lang, dest, cols=GALLERY_FACES):
     """One row per pair: its misclassified faces, each with true -> predicted and the predicted probability."""
     plt = pyplot()
     w, words = FIGURE_WORDS[lang], CLASS_WORDS[lang]
@@ -108,7 +108,7 @@ def plot_confused_faces(x, gallery, split, lang, dest, cols=GALLERY_FACES):
             ax.imshow(x[i], cmap="gray", vmin=0, vmax=255)
             ax.set_title(w["gallery_label"].format(true=words[pair["true"]], predicted=words[pair["predicted"]],
                                                    probability=prob), fontsize=8, pad=2)
-    fig.suptitle(w["gallery_title"].format(split=SPLIT_WORDS[lang][split]))
+    fig.suptitle(w["gallery_title"].format(split=split_word(lang, split, usage)))
     save_figure(fig, dest)
 
 
@@ -133,7 +133,7 @@ def main(argv=None):
     chosen = predict_probs(model, x, tta=args.tta) if chosen is None else chosen
     report = confusion_report(y, chosen.argmax(1))
     report.update({
-        "model": args.model, "data": data.source, "split": split, "n": int(len(y)), "tta": args.tta,
+        "model": args.model, "data": data.source, "usage": data.usage, "split": split, "n": int(len(y)), "tta": args.tta,
         "accuracy_plain": float(np.mean(probs.argmax(1) == y)),
         "accuracy_tta": float(np.mean(probs_tta.argmax(1) == y)),
     })
@@ -141,10 +141,10 @@ def main(argv=None):
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "confusion")
     report["figure"] = fig_prefix + ".png"
     report["gallery_figure"] = analysis_paths(args.model, args.figures_dir, "confused")[0] + ".png"
-    writes = [(path, partial(plot_confusion, report["counts"], split, report["accuracy"], args.tta, lang))
+    writes = [(path, partial(plot_confusion, report["counts"], split, data.usage, report["accuracy"], args.tta, lang))
               for lang, path in figure_paths(report["figure"])]
     if report["gallery"]:
-        writes += [(path, partial(plot_confused_faces, x, report["gallery"], split, lang))
+        writes += [(path, partial(plot_confused_faces, x, report["gallery"], split, data.usage, lang))
                    for lang, path in figure_paths(report["gallery_figure"])]
     write_together(writes + [(json_path, partial(save_json, finish_record(report, t0, __file__, argv)))])
     views = f"; {args.tta}-view TTA {report['accuracy']:.4f}" if args.tta > 2 else ""

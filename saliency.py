@@ -34,7 +34,8 @@ from ferlib.data import UserError, load_fer2013
 from ferlib.models import conv_layers, load_model, logits_model, predict_probs
 from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
                             save_json, write_together)
-from ferlib.words import FIGURE_WORDS, SPLIT_WORDS, class_words
+from ferlib.regions import REGIONS, face_regions, follows_faces
+from ferlib.words import FIGURE_WORDS, REGION_WORDS, class_words, split_word
 
 METHODS = ("vanilla", "smoothgrad", "gradcam")
 SMOOTH_SAMPLES, SMOOTH_NOISE = 16, 0.15 * 255   # SmoothGrad: copies per face, noise std in pixels
@@ -153,40 +154,189 @@ def plot_maps(x, y, pred, maps, methods, split, gradcam_layer, lang, dest):
     for r, m in enumerate(methods, 1):
         axes[r, 0].set_ylabel(w[f"method_{m}"], fontsize=8)
     layer = w["gradcam_at"].format(layer=gradcam_layer) if gradcam_layer and "gradcam" in methods else ""
-    fig.suptitle(w["saliency_title"].format(split=SPLIT_WORDS[lang][split], layer=layer))
+    fig.suptitle(w["saliency_title"].format(split=split, layer=layer))
     fig.colorbar(im, ax=axes[1:, :].ravel().tolist(), fraction=0.02, pad=0.01, label=w["saliency_scale"])
     save_figure(fig, dest)
 
 
-def plot_class_means(means, method, split, lang, dest):
-    """The mean map of each class's correctly classified faces, on one shared scale."""
+def plot_class_means(means, mean_face, region_share, method, split, lang, dest):
+    """The mean face with the regions drawn on it, then the mean map of each class's faces on one shared scale,
+    the regions outlined on every map."""
     plt = pyplot()
     w, names = FIGURE_WORDS[lang], class_words(lang)
-    fig, axes = plt.subplots(1, len(names), figsize=(6.5, 1.6), layout="constrained")
+    fig, axes = plt.subplots(2, 4, figsize=(6.5, 3.9), layout="constrained")
+    axes = axes.ravel()
+    colours = {"brows and eyes": "tab:cyan", "nose": "tab:green", "mouth": "tab:orange"}
+
+    def outline(ax, lw):
+        # Where a part lies in at least half as many faces as at its most common place: on aligned crops its
+        # box; on faces that move, the middle of where it goes (a small part may be under half the faces anywhere).
+        for r, name in enumerate(REGIONS):
+            if name in colours and region_share[r].max() > 0:
+                ax.contour(region_share[r], levels=[region_share[r].max() / 2], colors=colours[name], linewidths=lw)
+
+    axes[0].imshow(mean_face, cmap="gray", vmin=0, vmax=255)
+    outline(axes[0], 1.2)
+    axes[0].set_title(w["mean_face"], fontsize=8)
+    for r, name in enumerate(REGIONS):
+        if name in colours:
+            axes[0].plot([], [], color=colours[name], label=REGION_WORDS[lang][name])
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=8, frameon=False, handlelength=1.2)
     top = max((m.max() for m in means if m is not None), default=1.0)
-    for c, ax in enumerate(axes):
+    for c, ax in enumerate(axes[1:]):
         if means[c] is None:
-            ax.text(0.5, 0.5, w["none_correct"], ha="center", va="center", fontsize=8)
+            ax.text(0.5, 0.5, w["no_faces"], ha="center", va="center", fontsize=8)
             ax.set_box_aspect(1)
         else:
             im = ax.imshow(means[c], cmap="inferno", vmin=0, vmax=top)
-        ax.set_xticks([]), ax.set_yticks([])
+            outline(ax, 0.6)
         ax.set_title(names[c], fontsize=8)
-    fig.suptitle(w["mean_title"].format(method=w[f"method_{method}"], split=SPLIT_WORDS[lang][split]))
+    for ax in axes:
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.suptitle(w["mean_title"].format(method=w[f"method_{method}"], split=split))
     if any(m is not None for m in means):
-        fig.colorbar(im, ax=axes.tolist(), fraction=0.02, pad=0.01, label=w["mean_saliency"])
+        fig.colorbar(im, ax=axes[1:].tolist(), fraction=0.03, pad=0.01, label=w["mean_saliency"])
     save_figure(fig, dest)
 
 
-# Face bands of an aligned 48x48 FER crop (rows): where the brows/eyes and the mouth sit.
-BANDS = {"brows and eyes": (10, 26), "nose": (26, 33), "mouth": (33, 46)}
+# ---------------------------------------------------------------- where the CNN looks, measured
+#
+# A region's saliency per pixel over the map's mean per pixel is not a finding by itself: a map
+# that knows nothing of the face (brighter near the centre, where faces are and where the conv
+# layers' zero padding leaves the most paths) already favours the bands nearest the middle. So
+# each region is read against content-free baselines on the same faces and regions, and named
+# only when its 95% bootstrap interval clears the largest of them and occluding it (the split's
+# mean face pasted over it) lowers the true class's probability: the model looks there and needs it.
+
+GAUSSIAN_SIGMA = 16   # px: a centred Gaussian map
+DARK_BORDER = 5       # px: a flat map whose border is dark (what zero padding does at the edge)
+BOOTSTRAP = 1000      # resamples of the faces for every interval
+# A region is named where its interval's low end passes the baselines by this factor: with 4 regions
+# in 8 rows, an interval that merely clears 1.00 would name some region of a content-free map by chance.
+CLEARS = 1.05
 
 
-def band_ratios(maps):
-    """Per band: mean saliency per pixel in the band over the mean per pixel of the whole image
-    (1.0 = no preference; the band's area does not count)."""
-    per_pixel = maps.mean((1, 2)) + 1e-12
-    return {b: float((maps[:, lo:hi].mean((1, 2)) / per_pixel).mean()) for b, (lo, hi) in BANDS.items()}
+def content_free_maps():
+    """{name: (48,48) map} that know nothing of any face: where a map would put saliency by position alone."""
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE] - (SIZE - 1) / 2
+    flat = np.zeros((SIZE, SIZE))
+    flat[DARK_BORDER:-DARK_BORDER, DARK_BORDER:-DARK_BORDER] = 1
+    return {"centred Gaussian": np.exp(-(xx ** 2 + yy ** 2) / (2 * GAUSSIAN_SIGMA ** 2)), "dark border": flat}
+
+
+def region_scores(maps, regions):
+    """(N, regions) saliency per pixel of each region over the map's mean per pixel (1 = no preference,
+    whatever the region's area); NaN where a face has no pixel of the region."""
+    flat = maps.reshape(len(maps), -1).astype(np.float64)
+    where = np.broadcast_to(regions, maps.shape).reshape(len(maps), -1)
+    mean = flat.mean(1) + 1e-12
+    out = np.full((len(maps), len(REGIONS)), np.nan)
+    for r in range(len(REGIONS)):
+        inside = where == r
+        area = inside.sum(1)
+        out[:, r] = np.where(area > 0, (flat * inside).sum(1) / np.maximum(area, 1) / mean, np.nan)
+    return out
+
+
+def resamples(n, seed=0):
+    """BOOTSTRAP resamples of n faces (row 0 is the faces themselves, for the point estimate)."""
+    idx = np.random.default_rng(seed).integers(0, n, (BOOTSTRAP + 1, n))
+    idx[0] = np.arange(n)
+    return idx
+
+
+def interval(values):
+    """Point estimate (row 0) and 95% percentile interval (the other rows) of bootstrapped values (B+1, R)."""
+    lo, hi = np.nanpercentile(values[1:], [2.5, 97.5], axis=0)
+    return values[0], lo, hi
+
+
+def against_baselines(scores, baselines, seed=0):
+    """Per region: the faces' mean score over the largest baseline mean on the same resampled faces.
+
+    scores: (N, R) of the model's maps; baselines: {name: (N, R)} of content-free maps on the same faces.
+    A region clears the baselines where the interval's low end is above CLEARS.
+    """
+    idx = resamples(len(scores), seed)
+    with np.errstate(invalid="ignore"):
+        trained = np.nanmean(scores[idx], axis=1)                                     # (B+1, R)
+        base = np.stack([np.nanmean(b[idx], axis=1) for b in baselines.values()])     # (K, B+1, R)
+    ratio, lo, hi = interval(trained / base.max(0))
+    by = [list(baselines)[k] for k in base[:, 0].argmax(0)]
+    return {REGIONS[r]: {"ratio": float(ratio[r]), "lo": float(lo[r]), "hi": float(hi[r]),
+                         "score": float(trained[0, r]), "baseline": float(base[:, 0, r].max()), "baseline_by": by[r]}
+            for r in range(len(REGIONS)) if np.isfinite(ratio[r])}
+
+
+def clears_baselines(saliency):
+    """The regions whose saliency interval clears the content-free baselines, the strongest first."""
+    return sorted((r for r, s in saliency.items() if s["lo"] > CLEARS), key=lambda r: -saliency[r]["ratio"])
+
+
+def named_regions(saliency, occlusion):
+    """What the CNN uses: regions it looks at (saliency clears the baselines) and needs (hiding them lowers the
+    true class's probability, interval above 0), the largest drop per pixel first. None: nothing stands out."""
+    needed = [r for r in clears_baselines(saliency) if occlusion[r]["prob_lo"] > 0]
+    return sorted(needed, key=lambda r: -occlusion[r]["prob"])
+
+
+def occlusion_drops(model, x, y, regions, fill):
+    """(N, R) drops, per 100 pixels of the region, of the true class's probability and of being right,
+    when the region of each face is replaced by `fill` (the split's mean face)."""
+    rows = np.arange(len(x))
+    before = predict_probs(model, x)
+    p0, right0 = before[rows, y], (before.argmax(1) == y).astype(np.float64)
+    prob, right = (np.full((len(x), len(REGIONS)), np.nan) for _ in range(2))
+    where = np.broadcast_to(regions, x.shape)
+    for r in range(len(REGIONS)):
+        inside = where == r
+        area = inside.sum((1, 2))
+        after = predict_probs(model, np.where(inside, fill, x).astype(np.uint8))
+        per = np.where(area > 0, 100 / np.maximum(area, 1), np.nan)
+        prob[:, r] = (p0 - after[rows, y]) * per
+        right[:, r] = (right0 - (after.argmax(1) == y)) * per
+    return prob, right
+
+
+def occlusion_summary(prob, right, area, seed=0):
+    """Per region: mean drops per 100 pixels with 95% bootstrap intervals, and the region's mean area."""
+    idx = resamples(len(prob), seed)
+    with np.errstate(invalid="ignore"):
+        p, p_lo, p_hi = interval(np.nanmean(prob[idx], axis=1))
+        a, a_lo, a_hi = interval(np.nanmean(right[idx], axis=1))
+    return {REGIONS[r]: {"prob": float(p[r]), "prob_lo": float(p_lo[r]), "prob_hi": float(p_hi[r]),
+                         "acc": float(a[r]), "acc_lo": float(a_lo[r]), "acc_hi": float(a_hi[r]),
+                         "area": float(area[r])}
+            for r in range(len(REGIONS)) if np.isfinite(p[r])}
+
+
+def region_answers(maps, random_maps, regions, model, x, y, fill):
+    """Q4's measurements per class ("all" first): saliency against the baselines, occlusion, the regions named."""
+    scores = region_scores(maps, regions)
+    baselines = {name: region_scores(np.broadcast_to(m, maps.shape), regions)
+                 for name, m in content_free_maps().items()}
+    baselines["re-drawn weights"] = region_scores(random_maps, regions)
+    prob, right = occlusion_drops(model, x, y, regions, fill)
+    where = np.broadcast_to(regions, x.shape)
+    area = np.stack([(where == r).sum((1, 2)) for r in range(len(REGIONS))], 1).astype(np.float64)
+    out = {}
+    for c, name in [(None, "all")] + list(enumerate(CLASS_NAMES)):
+        rows = np.flatnonzero(y == c) if c is not None else np.arange(len(y))
+        if not len(rows):
+            continue
+        sal = against_baselines(scores[rows], {k: v[rows] for k, v in baselines.items()})
+        occ = occlusion_summary(prob[rows], right[rows], np.nanmean(np.where(area[rows] > 0, area[rows], np.nan), 0))
+        named = named_regions(sal, occ)
+        out[name] = {"n": int(len(rows)), "saliency": sal, "occlusion": occ, "named": named,
+                     "looked_at_only": [r for r in clears_baselines(sal) if r not in named]}
+    return out
+
+
+def inside_outside(maps, mask):
+    """Mean saliency per pixel inside the masks over the mean per pixel outside them (1.0: no preference)."""
+    inside = (maps * mask).sum((1, 2)) / mask.sum((1, 2))
+    outside = (maps * ~mask).sum((1, 2)) / (~mask).sum((1, 2))
+    return float(inside.mean() / outside.mean())
 
 
 def rank_correlation(a, b):
@@ -214,15 +364,16 @@ def main(argv=None):
     cli.add_data_args(p)
     cli.add_split_arg(p, "the faces come from")
     p.add_argument("--method", choices=METHODS + ("all",), default="all",
-                   help="saliency method, or all three side by side (default: %(default)s)")
+                   help="saliency method of the per-face figure, or all three side by side (default: %(default)s); "
+                        "the measurements use the gradient (vanilla) maps")
     p.add_argument("--indices", type=int, nargs="+", help="faces to show, by index in the split "
                    "(default: one correctly classified face per class and one misclassified face)")
-    p.add_argument("--mean-limit", type=int, default=700,
-                   help="faces of the split used for the per-class mean maps and statistics (default: %(default)s)")
+    p.add_argument("--mean-limit", type=int, default=None,
+                   help="use only the split's first N faces for the mean maps and the measurements (default: all)")
     cli.add_figures_arg(p, "the saliency figures go")
     args = p.parse_args(argv)
     check_writable(args.figures_dir)   # before the work, not after it
-    if args.mean_limit < 1:
+    if args.mean_limit is not None and args.mean_limit < 1:
         raise UserError("--mean-limit must be at least 1")
     t0 = time.perf_counter()
 
@@ -235,7 +386,7 @@ def main(argv=None):
     data = load_fer2013(args.data, seed=args.seed)
     split = args.split or data.held_out_split()
     x, y = data.labelled(split)
-    n = min(len(y), args.mean_limit)
+    n = min(len(y), args.mean_limit or len(y))
     x, y = x[:n], y[:n]
     pred = predict_probs(model, x).argmax(1)
     if args.indices:
@@ -246,44 +397,47 @@ def main(argv=None):
     else:
         idx = pick_faces(y, pred)
 
-    record = {"model": args.model, "data": data.source, "split": split, "indices": idx.tolist(),
-              "methods": methods, "n_mean": int(n), "per_method": {},
-              "gradcam_layer": last_conv(model) if "gradcam" in methods else None}
-    shown = {}
-    correct = pred == y
-    for m in methods:
-        maps = normalise(saliency_maps(model, x, y, m, args.seed))   # the whole split slice in one go
-        shown[m] = maps[idx]
-        stats = {"bands": band_ratios(maps[correct]),
-                 "bands_by_class": {CLASS_NAMES[c]: band_ratios(maps[correct & (y == c)])
-                                    for c in range(len(CLASS_NAMES)) if (correct & (y == c)).any()}}
-        if split in data.masks:   # synthetic: the expression pixels are known
-            mask = data.masks[split][:n]
-            inside = (maps * mask).sum((1, 2)) / mask.sum((1, 2))
-            outside = (maps * ~mask).sum((1, 2)) / (~mask).sum((1, 2))
-            stats["inside_outside_ratio"] = float(inside.mean() / outside.mean())
-        record["per_method"][m] = stats
-        if m == methods[0]:
-            means = [maps[correct & (y == c)].mean(0) if (correct & (y == c)).any() else None
-                     for c in range(len(CLASS_NAMES))]
-    # The sanity check: maps of a model with re-drawn weights should not resemble the trained model's.
-    check = np.arange(min(n, 64))
-    record["randomisation_rank_correlation"] = rank_correlation(
-        saliency_maps(model, x[check], y[check], "vanilla"), saliency_maps(randomised(model), x[check], y[check], "vanilla"))
+    # Every face of the split, each explained for its true class (not only the ones the model gets right:
+    # what it looks at when it errs belongs to the answer too).
+    maps = normalise(vanilla_saliency(model, x, y.astype(np.int32)))
+    random_maps = normalise(vanilla_saliency(randomised(model), x, y.astype(np.int32)))
+    regions = face_regions(data, split, n)
+    mean_face = x.mean(0)
+    record = {"model": args.model, "data": data.source, "usage": data.usage, "split": split, "indices": idx.tolist(),
+              "methods": methods, "n_mean": int(n), "gradcam_layer": last_conv(model) if "gradcam" in methods else None,
+              "regions_follow_faces": follows_faces(data), "baselines": list(content_free_maps()) + ["re-drawn weights"],
+              "gaussian_sigma": GAUSSIAN_SIGMA, "dark_border": DARK_BORDER, "bootstrap": BOOTSTRAP, "clears": CLEARS,
+              "by_class": region_answers(maps, random_maps, regions, model, x, y, np.rint(mean_face)),
+              # The sanity check (Adebayo et al.): maps of a model with re-drawn weights should not resemble these.
+              "randomisation_rank_correlation": rank_correlation(maps, random_maps)}
+    if split in data.masks:   # synthetic: the expression pixels are known
+        mask = data.masks[split][:n]
+        record["inside_outside_ratio"] = inside_outside(maps, mask)
+        # ... and what maps that know nothing of the face give on the same pixels
+        record["inside_outside_baseline"] = max([inside_outside(np.broadcast_to(m, maps.shape), mask)
+                                                 for m in content_free_maps().values()] +
+                                                [inside_outside(random_maps, mask)])
+    shown = {m: maps[idx] if m == "vanilla" else normalise(saliency_maps(model, x[idx], y[idx], m, args.seed))
+             for m in methods}
+    means = [maps[y == c].mean(0) if (y == c).any() else None for c in range(len(CLASS_NAMES))]
+    region_share = np.stack([(np.broadcast_to(regions, x.shape) == r).mean(0) for r in range(len(REGIONS))])
 
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "saliency")
     record["figure"], record["figure_mean"] = fig_prefix + ".png", fig_prefix + "_mean.png"
-    writes = [(path, partial(plot_maps, x[idx], y[idx], pred[idx], shown, methods, split, record["gradcam_layer"],
-                             lang)) for lang, path in figure_paths(record["figure"])]
-    writes += [(path, partial(plot_class_means, means, methods[0], split, lang))
+    writes = [(path, partial(plot_maps, x[idx], y[idx], pred[idx], shown, methods, split_word(lang, split, data.usage),
+                             record["gradcam_layer"], lang)) for lang, path in figure_paths(record["figure"])]
+    writes += [(path, partial(plot_class_means, means, mean_face, region_share, "vanilla",
+                                                    split_word(lang, split, data.usage), lang))
                for lang, path in figure_paths(record["figure_mean"])]
     write_together(writes + [(json_path, partial(save_json, finish_record(record, t0, __file__, argv)))])
-    first = record["per_method"][methods[0]]
-    print(f"{methods[0]}, saliency per pixel over the image's mean: "
-          + ", ".join(f"{b} {r:.2f}x" for b, r in first["bands"].items())
-          + (f"; expression pixels {first['inside_outside_ratio']:.1f}x the rest" if "inside_outside_ratio" in first
-             else "")
-          + f"; rank correlation with a randomised model {record['randomisation_rank_correlation']:.2f}")
+    for name, answer in record["by_class"].items():
+        s = answer["saliency"]
+        print(f"{name:>8} ({answer['n']} faces): " + ", ".join(
+            f"{r} {s[r]['ratio']:.2f}x [{s[r]['lo']:.2f}, {s[r]['hi']:.2f}]" for r in s)
+            + f"; named: {', '.join(answer['named']) or 'none'}")
+    print(f"rank correlation with a randomised model {record['randomisation_rank_correlation']:.2f}"
+          + (f"; expression pixels {record['inside_outside_ratio']:.1f}x the rest" if "inside_outside_ratio" in record
+             else ""))
     print(f"wrote {record['figure']}, {record['figure_mean']} and {json_path}")
     return record
 

@@ -63,8 +63,10 @@ class FERData:
     source: str
     splits: dict
     masks: dict = field(default_factory=dict)    # synthetic only: expression pixels
+    regions: dict = field(default_factory=dict)  # synthetic only: each face's parts (ferlib.regions.REGIONS)
     clean_labels: dict = field(default_factory=dict)   # synthetic only: the labels before label noise
     ids: np.ndarray | None = None                 # `id,feature` test files
+    usage: bool = False                           # splits from Kaggle's Usage column (Training, PublicTest...)
 
     def counts(self):
         return {k: int(len(v[1])) for k, v in self.splits.items()}
@@ -116,20 +118,18 @@ def load_fer2013(path=None, seed=0, val_fraction=0.1):
     if ids is not None:   # HW3 test file: nothing to split
         return FERData(path, {"test": (x, y)}, ids=ids)
     if usage is not None:
-        splits = {s: (x[usage == s], y[usage == s]) for s in SPLITS}
-    else:
-        splits = _split_labelled(x, y, seed, val_fraction)
-    return FERData(path, splits)
+        return FERData(path, {s: (x[usage == s], y[usage == s]) for s in SPLITS}, usage=True)
+    return FERData(path, _split_labelled(x, y, seed, val_fraction))
 
 
 def load_synthetic():
     """The built-in set: fixed train/val/test faces in FER2013's class shares, with expression masks."""
-    splits, masks, clean = {}, {}, {}
+    splits, masks, regions, clean = {}, {}, {}, {}
     for i, (name, k) in enumerate(SYNTHETIC_SIZES.items()):
         seed = [SYNTHETIC_SEED, i]
-        x, clean[name], masks[name] = synthetic_faces(k, seed, fer2013_shares())
+        x, clean[name], masks[name], regions[name] = synthetic_faces(k, seed, fer2013_shares(), parts=True)
         splits[name] = (x, noisy_labels(clean[name], SYNTHETIC_LABEL_NOISE, seed))
-    return FERData("synthetic", splits, masks, clean_labels=clean)
+    return FERData("synthetic", splits, masks, regions, clean_labels=clean)
 
 
 def split_indices(y, seed=0, val_fraction=0.1):

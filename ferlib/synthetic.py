@@ -72,6 +72,42 @@ _AU_JITTER = np.array([0.45, 0.4, 0.25, 0.12, 0.4, 0.9, 0.3, 0.25, 0.1, 0.1, 0.0
 _ZERO, _ONE = np.float32(0), np.float32(1)
 
 
+def planted_pairs():
+    """[(class, partner, most a face may blend towards it)]: the confusions the generator builds in."""
+    return [(CLASS_NAMES[c], CLASS_NAMES[p], float(_BLEND_MAX[c])) for c, partners in _PARTNERS.items()
+            for p in partners]
+
+
+# Which action units draw which part (ferlib.regions.REGIONS index): brows and eyes, nose, mouth.
+_AU_PART = np.array([1, 1, 1, 1, 3, 3, 3, 3, 3, 2, 3])
+
+
+def expression_parts(share=0.85):
+    """{class: part} for the classes whose expression the generator draws in one part of the face.
+
+    A class qualifies when at least `share` of its change from the rest pose lies in one part by two
+    measures: its action units, each over its per-face wobble (how far the change stands out), and
+    the pixels of a full-strength face rendered against the neutral one (how much of the image it changes).
+    """
+    from ferlib.regions import REGIONS
+    wobble = ((_CLASS_AU - _NEUTRAL) / _AU_JITTER) ** 2
+    ident = np.array([[(lo + hi) / 2 for lo, hi in _IDENTITY.values()]] * len(CLASS_NAMES), np.float32)
+    for quiet in ("noise", "light_gain"):
+        ident[:, list(_IDENTITY).index(quiet)] = 0
+    images, _, parts = _render(_CLASS_AU.copy(), ident, np.random.default_rng(0))
+    change = (images.astype(np.float64) - images[CLASS_NAMES.index("Neutral")]) ** 2
+    out = {}
+    for c, name in enumerate(CLASS_NAMES):
+        by_units = np.bincount(_AU_PART, wobble[c], minlength=len(REGIONS))
+        by_pixels = np.bincount(parts[c].ravel(), change[c].ravel(), minlength=len(REGIONS))
+        if by_units.sum() == 0:
+            continue
+        for r in range(1, len(REGIONS)):
+            if by_units[r] >= share * by_units.sum() and by_pixels[r] >= share * by_pixels.sum():
+                out[name] = REGIONS[r]
+    return out
+
+
 def _soft(d):
     """1 inside (d < 0), 0 outside, one-pixel anti-aliased edge."""
     d = np.float32(0.5) - d
@@ -100,8 +136,9 @@ def class_counts(n, shares=None):
     return counts
 
 
-def synthetic_faces(n, seed=0, shares=None, label_noise=0.0, strength=(0.35, 1.0)):
-    """Return (images uint8 (n,48,48), labels int64 (n,), masks bool (n,48,48)).
+def synthetic_faces(n, seed=0, shares=None, label_noise=0.0, strength=(0.35, 1.0), parts=False):
+    """Return (images uint8 (n,48,48), labels int64 (n,), masks bool (n,48,48)), and with parts=True
+    also each face's parts (uint8 (n,48,48): an index into ferlib.regions.REGIONS per pixel).
 
     Class counts follow `shares` (default: equal), shuffled. A share
     `label_noise` of the labels is then flipped (see the module docstring),
@@ -121,11 +158,13 @@ def synthetic_faces(n, seed=0, shares=None, label_noise=0.0, strength=(0.35, 1.0
     ident = np.stack([rng.uniform(lo, hi, n) for lo, hi in _IDENTITY.values()], 1).astype(np.float32)
     images = np.empty((n, SIZE, SIZE), np.uint8)
     masks = np.empty((n, SIZE, SIZE), bool)
+    regions = np.empty((n, SIZE, SIZE), np.uint8)
     # Render in chunks: small temporaries stay in cache and are not re-faulted
     # from the OS on every operation (3x faster than one big batch).
     for i in range(0, n, 256):
-        images[i:i + 256], masks[i:i + 256] = _render(au[i:i + 256], ident[i:i + 256], rng)
-    return images, noisy_labels(labels, label_noise, seed), masks
+        images[i:i + 256], masks[i:i + 256], regions[i:i + 256] = _render(au[i:i + 256], ident[i:i + 256], rng)
+    out = images, noisy_labels(labels, label_noise, seed), masks
+    return out + (regions,) if parts else out
 
 
 def noisy_labels(labels, rate, seed):
@@ -207,7 +246,22 @@ def _render(au, ident, rng):
     img = _blur(img)
     img += (rng.random(img.shape, dtype=f32) - f32(0.5)) * f32(12 ** 0.5) * noise
     images = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-    return images, _dilate(features * head > 0.2)
+    return images, _dilate(features * head > 0.2), _parts(fu, fv)
+
+
+# Each part's box in face units (u right, v down from the face centre), spanning where _render draws that
+# part's features at any strength: the brows (inner ends from v -13.9 raised to 0 lowered) and eyes (down to
+# v -0.5 wide open); the nose shade and wrinkles; the mouth from a smile's corners (v 3.8) to the bottom of
+# a wide-open O (v 16.8). Where two parts meet, the boundary goes where the fainter one (the nose shade) fades.
+PART_BOXES = {1: (-14.0, -0.5, 12.0), 2: (-0.5, 3.8, 4.5), 3: (3.8, 17.0, 9.0)}   # region: (v from, v to, |u| to)
+
+
+def _parts(fu, fv):
+    """Each pixel's part of its own face (ferlib.regions.REGIONS order; 0 = the rest), following pose and scale."""
+    parts = np.zeros(fu.shape, np.uint8)
+    for region, (top, bottom, half) in PART_BOXES.items():
+        parts[(fv >= top) & (fv < bottom) & (np.abs(fu) <= half)] = region
+    return parts
 
 
 def _blur(img):

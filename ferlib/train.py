@@ -32,7 +32,7 @@ from ferlib.machine import distribution, pick_precision
 from ferlib.models import augmentation_summary, mirror_tta, predict_probs
 from ferlib.outputs import (atomic_path, check_writable, figure_paths, finish_record, load_json, pyplot,
                             save_figure, save_json, write_together)
-from ferlib.words import FIGURE_WORDS, train_label
+from ferlib.words import FIGURE_WORDS, split_word, train_label
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 DRY_RUN_BATCHES, DRY_RUN_VAL = 2, 64   # --dry-run: one epoch of this many batches, this many val images
@@ -127,6 +127,7 @@ class TrainingData:
     splits: dict          # split name -> (x, y), for the final evaluation
     source: str
     rows: dict            # rows per split in the file
+    usage: bool = False   # splits from Kaggle's Usage column (Training, PublicTest, PrivateTest)
 
 
 def load_training_data(args):
@@ -140,7 +141,7 @@ def load_training_data(args):
         n = DRY_RUN_BATCHES * args.batch_size
         x_tr, y_tr, x_va, y_va = x_tr[:n], y_tr[:n], x_va[:DRY_RUN_VAL], y_va[:DRY_RUN_VAL]
     splits = {"train": (x_tr, y_tr), "val": (x_va, y_va), "test": data.split("test")}
-    return TrainingData(x_tr, y_tr, x_va, y_va, splits, data.source, data.counts())
+    return TrainingData(x_tr, y_tr, x_va, y_va, splits, data.source, data.counts(), data.usage)
 
 
 def setup(args):
@@ -289,7 +290,7 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
     record = {
         "name": args.name, "kind": kind,
         "config": {k: v for k, v in vars(args).items() if k != "precision_used"},
-        "data": {"source": data.source, "rows": data.rows, "train_rows_used": int(len(data.y_train)),
+        "data": {"source": data.source, "usage": data.usage, "rows": data.rows, "train_rows_used": int(len(data.y_train)),
                  "class_counts": {split: np.bincount(ys[ys >= 0], minlength=len(CLASS_NAMES)).tolist()
                                   for split, (_, ys) in data.splits.items()}},
         "params": {"total": model.count_params(),
@@ -454,11 +455,11 @@ def history_figures(record, history, figures_dir):
             kind=record["kind"].upper(), params=record["params"]["total"],
             source=words["synthetic_source"] if source == "synthetic" else os.path.basename(source))
         figures.append((path, partial(plot_history, history, title, train_line=train_label(lang, record),
-                                      lang=lang)))
+                                      val_line=split_word(lang, "val", record["data"].get("usage")), lang=lang)))
     return figures
 
 
-def plot_history(history, title, dest, train_line, lang="en"):
+def plot_history(history, title, dest, train_line, val_line, lang="en"):
     """Loss and accuracy per epoch, the best validation epoch marked; page width."""
     plt = pyplot()
     w = FIGURE_WORDS[lang]
@@ -469,9 +470,10 @@ def plot_history(history, title, dest, train_line, lang="en"):
     for ax, metric in zip(axes, ("loss", "accuracy")):
         ax.plot(history["epoch"], history[metric], label=train_line, marker=marker, ms=3)
         if f"val_{metric}" in history:
-            ax.plot(history["epoch"], history[f"val_{metric}"], label=w["validation"], marker=marker, ms=3)
+            ax.plot(history["epoch"], history[f"val_{metric}"], label=val_line, marker=marker, ms=3)
         ax.axvline(best, color="gray", ls="--", lw=0.8, label=w["best_epoch"].format(epoch=best))
         ax.set_xlabel(w["epoch"])
+        ax.xaxis.get_major_locator().set_params(integer=True)   # epochs are whole numbers
         ax.set_ylabel(w[metric])
         ax.grid(alpha=0.3)
     axes[1].set_ylim(0, 1)

@@ -11,8 +11,18 @@ LANGUAGES = ("en", "zh-TW")
 
 CLASS_WORDS = {"en": dict(zip(CLASS_NAMES, CLASS_NAMES)),
                "zh-TW": dict(zip(CLASS_NAMES, ["生氣", "厭惡", "恐懼", "高興", "難過", "驚訝", "中性"]))}
+REGION_WORDS = {"en": {"rest": "rest of the image", "brows and eyes": "brows and eyes", "nose": "nose", "mouth": "mouth"},
+                "zh-TW": {"rest": "其餘部分", "brows and eyes": "眉毛與眼睛", "nose": "鼻子", "mouth": "嘴巴"}}
 SPLIT_WORDS = {"en": {"train": "train", "val": "validation", "test": "test", "all": "whole"},
                "zh-TW": {"train": "訓練集", "val": "驗證集", "test": "測試集", "all": "全部資料"}}
+# Kaggle's fer2013.csv names its splits (Usage): those names, in both languages, say which rows were used.
+USAGE_WORDS = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
+
+
+def split_word(lang, split, usage=False):
+    """A split's name in lang: FER2013's own (PublicTest...) when the data came with a Usage column."""
+    return USAGE_WORDS[split] if usage and split in USAGE_WORDS else SPLIT_WORDS[lang][split]
+
 
 FIGURE_WORDS = {
     "en": {
@@ -21,6 +31,7 @@ FIGURE_WORDS = {
         "predicted_class": "predicted class",
         "true_class": "true class (faces in the split)",
         "share_of_true": "% of the true class",
+        "class_count": "{c} (n={n})",
         "gallery_title": "Misclassified {split} faces of the most confused pairs",
         "gallery_label": "{true} → {predicted}\np = {probability:.2f}",
         "saliency_title": "Saliency of the class score, {split} split{layer}",
@@ -29,11 +40,16 @@ FIGURE_WORDS = {
         "face": "face",
         "method_vanilla": "gradient", "method_smoothgrad": "SmoothGrad", "method_gradcam": "Grad-CAM",
         "saliency_scale": "saliency (map / its max)",
-        "mean_title": "Mean {method} map of correctly classified faces ({split})",
-        "none_correct": "none\ncorrect",
+        "mean_title": "Mean {method} map of each class's faces ({split}), the regions outlined",
+        "mean_face": "mean face",
+        "no_faces": "no\nfaces",
         "mean_saliency": "mean saliency",
         "filters_title": "{layer}: the input each filter responds to most ({steps} ascent steps)",
         "dead": "dead",
+        "filters_grid_title": "The input each filter responds to most ({steps} ascent steps), strongest {n} per layer",
+        "filters_layer": "{layer}: receptive field {field} px",
+        "filters_counts": "S {stripes}, L {lattice}, B {blob}, dead {dead}",
+        "filters_legend": "S stripes (h horizontal, v vertical, d diagonal), L lattice, B blob; number: period in px",
         "activations_title": "{layer} output for {split} face {index}: true {true}, predicted {predicted}",
         "unlabelled": "unlabelled",
         "activation_scale": "activation (shared scale)",
@@ -46,7 +62,7 @@ FIGURE_WORDS = {
         "epoch": "epoch",
         "loss": "cross-entropy loss",
         "accuracy": "accuracy",
-        "model_validation": "{kind} validation",
+        "model_validation": "{kind} {val}",
         "model_train": "{kind} {train}",
         "chance": "chance (1/7)",
         "majority": "majority class",
@@ -55,8 +71,9 @@ FIGURE_WORDS = {
         "confusion_title": "{split}，n={n}，準確率 {accuracy:.3f}{tta}",
         "tta": "（{views} 視角 TTA）",
         "predicted_class": "預測類別",
-        "true_class": "真實類別（該集合中的臉數）",
-        "share_of_true": "占真實類別的 %",
+        "true_class": "真實類別（括號內為該資料集的張數）",
+        "share_of_true": "占該真實類別的比例（%）",
+        "class_count": "{c}（n={n}）",
         "gallery_title": "最常混淆的類別對中被分錯的{split}臉",
         "gallery_label": "{true} → {predicted}\np = {probability:.2f}",
         "saliency_title": "類別分數的顯著圖，{split}{layer}",
@@ -65,16 +82,21 @@ FIGURE_WORDS = {
         "face": "臉",
         "method_vanilla": "梯度", "method_smoothgrad": "SmoothGrad", "method_gradcam": "Grad-CAM",
         "saliency_scale": "顯著度（除以該圖最大值）",
-        "mean_title": "正確分類之臉的平均{method}圖（{split}）",
-        "none_correct": "沒有\n正確的臉",
+        "mean_title": "各類別臉的平均{method}圖（{split}），並標出各區域",
+        "mean_face": "平均臉",
+        "no_faces": "沒有\n這類的臉",
         "mean_saliency": "平均顯著度",
         "filters_title": "{layer}：各濾波器反應最強的輸入（梯度上升 {steps} 步）",
         "dead": "無反應",
-        "activations_title": "{layer} 對{split}第 {index} 張臉的輸出：真實 {true}，預測 {predicted}",
+        "filters_grid_title": "各濾波器反應最強的輸入（梯度上升 {steps} 步），每層取最強的 {n} 個",
+        "filters_layer": "{layer}：感受野 {field} 像素",
+        "filters_counts": "S {stripes}、L {lattice}、B {blob}、無反應 {dead}",
+        "filters_legend": "S 條紋（h 水平、v 垂直、d 斜向），L 格點，B 斑點；數字為週期（像素）",
+        "activations_title": "{layer} 對{split}第 {index} 張臉的輸出：真實為{true}，預測為{predicted}",
         "unlabelled": "無標記",
-        "activation_scale": "激活值（共同刻度）",
+        "activation_scale": "活化值（所有圖共用色階）",
         "history_title": "{kind}（{params:,} 個參數），資料：{source}",
-        "synthetic_source": "內建合成臉",
+        "synthetic_source": "內建合成人臉",
         "train": "訓練", "train_under": "訓練（{}）", "augmented": "資料增強", "dropout_on": "dropout 開啟",
         "list_sep": "、",
         "validation": "驗證",
@@ -82,8 +104,8 @@ FIGURE_WORDS = {
         "epoch": "epoch",
         "loss": "交叉熵損失",
         "accuracy": "準確率",
-        "model_validation": "{kind} 驗證",
-        "model_train": "{kind} {train}",
+        "model_validation": "{kind}{val}",
+        "model_train": "{kind}{train}",
         "chance": "隨機猜測（1/7）",
         "majority": "多數類別",
     },

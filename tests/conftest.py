@@ -114,5 +114,5 @@ def analysed(trained):
     model = str(trained["models"] / "cnn.keras")
     common = ["--model", model, "--figures-dir", str(trained["figures"]), "--data", "synthetic"]
     return {**trained, "confusion": confusion.main(common),
-            "saliency": saliency.main(common + ["--mean-limit", "140"]),
+            "saliency": saliency.main(common),
             "filters": filter_viz.main(common + ["--steps", "10", "--image", "0"])}

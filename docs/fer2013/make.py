@@ -4,15 +4,22 @@
 
 FER2013's faces are not ours to publish, so the report is written with
 make_report.py --no-faces: the per-face saliency maps, the gallery of
-confused faces and the activation maps are left out; the training curves,
-the confusion matrix, the mean saliency maps and the filter images stay.
+confused faces and the activation maps are left out, and the report says so
+where each would be; the training curves, the confusion matrix, the mean
+saliency maps and the filter images stay.
 
 In a scratch folder: the shipped models and records of pretrained/ (a record
 older than a field the report reads gets it from its model and the data: the
-layer table with each layer's details, the class counts per split), their
-training curves drawn from the shipped histories, then confusion.py,
-saliency.py and filter_viz.py on the data's held-out split, then both
-reports. Only the reports and the figures they link are copied here.
+layer table with each layer's details, the class counts per split, whether
+the splits are Kaggle's Usage ones), question 2's controlled DNN from
+records/ (a record and its history: the model is not shipped), their
+training curves drawn from the histories, then confusion.py, saliency.py and
+filter_viz.py on the data's held-out split, then both reports. The reports,
+the figures they link and the analyses' records (in records/, which the
+reports name) are copied here.
+
+The controlled DNN is trained by the command in records/README.md (100
+epochs of the CNN's recipe; it is not retrained here).
 """
 
 import os
@@ -39,6 +46,11 @@ from ferlib.outputs import load_json, save_json, write_together  # noqa: E402
 from ferlib.train import history_figures, layer_table  # noqa: E402
 
 
+RECORDS = os.path.join(HERE, "records")
+# The shipped CNN is the best on PublicTest of three runs of its recipe (pretrained/README.md).
+SHIPPED_CNN_CHOSEN_FROM = 3
+
+
 def shipped_run(kind, data, models, figures):
     """pretrained/<kind>_fer2013.* as make_report reads a run: models/<kind>.keras, .json, its curves."""
     name = f"{kind}_fer2013"
@@ -49,8 +61,29 @@ def shipped_run(kind, data, models, figures):
         record["layers"] = layer_table(load_model(os.path.join(models, f"{kind}.keras")))
     record["data"].setdefault("class_counts", {
         split: np.bincount(y[y >= 0], minlength=len(CLASS_NAMES)).tolist() for split, (_, y) in data.splits.items()})
+    record["data"]["usage"] = data.usage
+    record["record_path"] = f"pretrained/{name}.json"
+    if kind == "cnn":
+        record["chosen_from_runs"] = SHIPPED_CNN_CHOSEN_FROM
     save_json(record, os.path.join(models, f"{kind}.json"))
     write_together(history_figures(record, pd.read_csv(os.path.join(models, f"{name}.history.csv")), figures))
+
+
+def controlled_run(models, figures):
+    """records/dnn_same_recipe.* (question 2's DNN trained with the CNN's recipe) as make_report reads it."""
+    record = load_json(os.path.join(RECORDS, "dnn_same_recipe.json"))
+    record["record_path"] = "docs/fer2013/records/dnn_same_recipe.json"
+    shutil.copy(os.path.join(RECORDS, "dnn_same_recipe.history.csv"), models)
+    save_json(record, os.path.join(models, "dnn_same_recipe.json"))
+    write_together(history_figures(record, pd.read_csv(os.path.join(models, "dnn_same_recipe.history.csv")), figures))
+
+
+def keep_record(path):
+    """An analysis record of the scratch folder, kept in records/ and named there by the report."""
+    record = load_json(path)
+    record["record_path"] = f"docs/fer2013/records/{os.path.basename(path)}"
+    save_json(record, path)
+    shutil.copy(path, RECORDS)
 
 
 def main(data_path):
@@ -65,15 +98,19 @@ def main(data_path):
     data = load_fer2013(data_link)
     for kind in ("cnn", "dnn"):
         shipped_run(kind, data, "models", "figures")
+    controlled_run("models", "figures")
     common = ["--model", "models/cnn.keras", "--data", data_link]
     confusion.main(common)
     saliency.main(common)
     filter_viz.main(common)
+    for what in ("confusion", "saliency", "filters"):
+        keep_record(os.path.join("models", f"cnn.{what}.json"))
     out = os.path.join(HERE, "figures")
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     for lang, report in (("en", "report.md"), ("zh-TW", "report.zh-TW.md")):
-        text = make_report.main(["--no-faces", "--lang", lang, "--out", report])
+        text = make_report.main(["--no-faces", "--lang", lang, "--out", report,
+                                 "--made-by", f"python docs/fer2013/make.py {data_path}"])
         shutil.copy(report, HERE)
         for link in re.findall(r"\]\((figures/[^)]+)\)", text):
             shutil.copy(link, out)
