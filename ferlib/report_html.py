@@ -29,6 +29,7 @@ blockquote { margin: 0.5em 0; padding-left: 0.8em; border-left: 3px solid #bbb; 
 code { font-size: 0.92em; overflow-wrap: anywhere; } em { color: #333; }
 td code { overflow-wrap: normal; white-space: nowrap; }   /* layer names whole: the table stays one page tall */
 .keep { break-inside: avoid; page-break-inside: avoid; }
+table.tall { break-inside: auto; }   /* longer than a page's share: it may continue on the next page */
 """
 
 TALL = 15   # rows: a longer table or list is not kept with its heading (moved whole, it would leave a big gap)
@@ -78,6 +79,8 @@ def keep_together(body):
         return body                                    # text outside any element: leave the page as rendered
     blocks = []
     for b in (body[start:end] for start, end in spans):
+        if b.startswith("<table>") and b.count("<tr>") > TALL:
+            b = '<table class="tall">' + b[len("<table>"):]   # moved whole, it would leave most of a page blank
         caption = b.startswith("<p><em>") and b.endswith("</em></p>") and b.count("<em>") == 1
         if caption and blocks and re.fullmatch(r"<p><img [^>]*></p>", blocks[-1]):
             blocks[-1] = _keep([blocks[-1], b])        # a figure and the caption below it
