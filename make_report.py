@@ -47,6 +47,7 @@ TEXT = {
         "collaborators": "**Collaborators:** {names}",
         "source": "*Numbers from `{files}`, written at commit {commit}{dirty}.*",
         "dirty": " with uncommitted changes",
+        "sources": "*Numbers from {each}.*", "source_each": "`{file}` (commit {commit}{dirty})",
         "prov": "Provenance",
         "missing": "Not run yet. Make it with: `{cmd}`",
         "layer": "layer", "type": "type", "shape": "output shape", "params": "parameters", "detail": "detail",
@@ -102,8 +103,8 @@ TEXT = {
         "others_none": "The two runs differ only in their layers, so this gap is the one attributed to convolution: "
                        "weights shared across positions see the same brow or mouth wherever the face sits, while each "
                        "dense weight is tied to one pixel.",
-        "others": "The two runs differ in their layers and also in {what}, so this gap is attributed to convolution "
-                  "only as far as that difference does not matter.",
+        "others": "The two runs differ in their layers and also in these settings: {what}; so this gap is attributed "
+                    "to convolution only as far as those settings do not matter.",
         "fit_or_general": "Where this gap comes from: the DNN trained with the CNN's recipe scores {fit:.1f} points "
                             "{fit_dir} the CNN on its clean training images, and its training accuracy lies {sg:.1f} points {sdir} "
                             "its {val} accuracy, the CNN's {cg:.1f} points {cdir}; ",
@@ -117,7 +118,7 @@ TEXT = {
         "diff_epochs": "{n} epochs instead of {m}", "diff_optimizer": "the optimiser, {opt}",
         "diff_rate": "batch {bs} at learning rate {lr} instead of {cbs} at {clr}",
         "diff_wd": "weight decay {wd} instead of {cwd}", "diff_aug_none": "no augmentation",
-        "diff_aug": "augmentation", "diff_no_dropout": "no dropout", "list_sep": ", ",
+        "diff_aug": "augmentation", "diff_no_dropout": "no dropout (the CNN has it)", "list_sep": ", ",
         "conf_fig": "Row-normalised confusion matrix of the CNN on the {split} split: each cell is the share (%) of the "
                     "true class (row) predicted as the column's class.",
         "conf_acc": "On the {split} split ({n} faces) the CNN's accuracy is {acc:.4f} ({acc_tta:.4f} with mirror "
@@ -241,7 +242,8 @@ TEXT = {
         "q5": "5. 卷積濾波器對什麼有反應：梯度上升",
         "collaborators": "**合作者：** {names}",
         "source": "*數字取自 `{files}`；這些數字產生時的 commit 為 {commit}{dirty}。*",
-        "dirty": "（當時另有尚未 commit 的修改）",
+        "dirty": "，當時另有尚未 commit 的修改",
+        "sources": "*數字取自{each}。*", "source_each": "`{file}`（commit {commit}{dirty}）",
         "prov": "資料來源與執行紀錄",
         "missing": "尚未執行。請執行：`{cmd}`",
         "layer": "層", "type": "類型", "shape": "輸出形狀", "params": "參數量", "detail": "說明",
@@ -430,11 +432,14 @@ def with_interval(e):
 
 
 def source_line(t, files, records):
-    envs = [r["environment"] for r in records if r and "environment" in r]
-    commits = sorted({e.get("git_commit") or t["unknown"] for e in envs})
-    dirty = t["dirty"] if any(e.get("git_dirty") for e in envs) else ""
-    return t["source"].format(files=f"`{t['list_sep']}`".join(files), commit=t["list_sep"].join(commits) or t["unknown"],
-                              dirty=dirty)
+    """Which records a section's numbers come from and the commit each was written at (with uncommitted changes,
+    where a record says so)."""
+    made = [(f, (r.get("environment") or {}).get("git_commit") or t["unknown"],
+             t["dirty"] if (r.get("environment") or {}).get("git_dirty") else "") for f, r in zip(files, records)]
+    if len({(c, d) for _, c, d in made}) == 1:
+        return t["source"].format(files=f"`{t['list_sep']}`".join(files), commit=made[0][1], dirty=made[0][2])
+    return t["sources"].format(each=t["list_sep"].join(t["source_each"].format(file=f, commit=c, dirty=d)
+                                                       for f, c, d in made))
 
 
 def majority_share(rec, split="val"):

@@ -36,7 +36,7 @@ FIGURE_WORDS = {
         "gallery_label": "{true} → {predicted}\np = {probability:.2f}",
         "saliency_title": "Saliency of the class score, {split} split{layer}",
         "gradcam_at": " (Grad-CAM at {layer})",
-        "right": "(right)",
+        "right": "(correct)",
         "face": "face",
         "method_vanilla": "gradient", "method_smoothgrad": "SmoothGrad", "method_gradcam": "Grad-CAM",
         "saliency_scale": "saliency (map / its max)",
