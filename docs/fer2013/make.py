@@ -102,7 +102,7 @@ def main(data_path):
     common = ["--model", "models/cnn.keras", "--data", data_link]
     confusion.main(common)
     saliency.main(common)
-    filter_viz.main(common)
+    filter_viz.main(common + ["--image", "0"])   # its record says what the left-out activation figure showed
     for what in ("confusion", "saliency", "filters"):
         keep_record(os.path.join("models", f"cnn.{what}.json"))
     out = os.path.join(HERE, "figures")
