@@ -145,7 +145,7 @@ def test_recipe_sentence_states_the_runs_own_recipe():
     rec["config"].update(optimizer="adam", augment=False)
     rec["layers"] = []
     text = make_report.recipe(make_report.TEXT["zh-TW"], rec)
-    assert "Adam，最高學習率 0.01" in text and "資料增強：無" in text and "dropout" not in text
+    assert "使用 Adam，學習率最高 0.01" in text and "資料增強：無" in text and "dropout" not in text
 
 
 def test_a_model_that_confuses_nothing_is_reported_as_such_not_as_zero_percent_pairs(tmp_path):
