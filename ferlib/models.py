@@ -221,6 +221,11 @@ def predict_probs(model, x, tta=1, batch_size=512):
     return total / tta
 
 
+def ensemble_probs(models, x, tta=1, batch_size=512):
+    """The mean of several models' class probabilities (each over its `tta` views): an ensemble's prediction."""
+    return sum(predict_probs(m, x, tta, batch_size) for m in models) / len(models)
+
+
 def mirror_tta(model, x, probs, batch_size=512):
     """probs (a plain pass over x, already made) averaged with the mirror images' probabilities."""
     return (probs + predict_probs(model, x[:, :, ::-1], batch_size=batch_size)) / 2

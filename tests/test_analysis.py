@@ -102,6 +102,23 @@ def test_predict_writes_one_row_per_id_and_agrees_with_confusion(analysed, tmp_p
     assert res["accuracy"] == pytest.approx(analysed["confusion"]["accuracy"])
 
 
+def test_predict_with_several_models_averages_their_probabilities(trained, tmp_path):
+    x, y = load_synthetic().split("test")
+    x, y = x[:200], y[:200]
+    test_file = str(tmp_path / "faces.csv")
+    from ferlib.data import write_csv
+    write_csv(test_file, x, y, usage=["PublicTest"] * len(y))
+    cnn, dnn = _cnn(trained), str(trained["models"] / "dnn.keras")
+    out = tmp_path / "sub.csv"
+    res = predict.main(["--model", cnn, dnn, "--data", test_file, "--split", "val", "--out", str(out), "--tta"])
+    mean = (predict_probs(load_model(cnn), x, tta=2) + predict_probs(load_model(dnn), x, tta=2)) / 2
+    labels = [int(r[1]) for r in list(csv.reader(open(out)))[1:]]
+    assert labels == mean.argmax(1).tolist() and res["models"] == [cnn, dnn]
+    assert res["accuracy"] == pytest.approx(float(np.mean(mean.argmax(1) == y)))
+    # ... and they differ from either model alone on some faces, so the mean is not one model's answer
+    assert labels != predict_probs(load_model(dnn), x, tta=2).argmax(1).tolist()
+
+
 def test_predict_passes_ids_through_and_tta_averages_the_mirror(trained, tmp_path):
     from ferlib.data import write_csv
     x, _ = load_synthetic().split("test")
