@@ -7,8 +7,9 @@ kit        saliency.vanilla_saliency: the images in chunks of 256, on the model
            in the precision train_cnn.py trains it in; its one trace per call
            is timed, as saliency.py pays it.
 
-700 faces: what saliency.py analyses by default (--mean-limit). Both use the
-same weights (random: speed does not depend on them).
+700 faces: the built-in set's test split, all of which saliency.py analyses
+by default (FER2013's PublicTest has 3,589). Both use the same weights
+(random: speed does not depend on them).
 
     python bench/saliency_speed.py
 """
