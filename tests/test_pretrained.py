@@ -1,5 +1,6 @@
 """The shipped FER2013 models: they load with safe loading and are the kit's architectures."""
 
+import glob
 import json
 import os
 
@@ -34,3 +35,13 @@ def test_shipped_model_loads_safely_and_is_the_reference_architecture(kind):
     x, _ = load_synthetic().split("test")
     p = predict_probs(model, x[:16])
     assert p.shape == (16, 7) and np.allclose(p.sum(1), 1, atol=1e-3)
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(PRETRAINED, "ensemble", "*.keras"))))
+def test_ensemble_members_load_safely_and_are_the_reference_cnn(path):
+    assert os.path.getsize(path) <= 8 * 2 ** 20
+    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    assert model.count_params() == 1_696_583
+    record = json.load(open(path.replace(".keras", ".json")))
+    assert record["kind"] == "cnn" and record["data"]["rows"]["val"] == 3589
+    assert os.path.exists(path.replace(".keras", ".history.csv"))
