@@ -851,7 +851,8 @@ def provenance(t, lang, records):
     for rec in records.values():
         if rec:
             lines.append(f"  - `{rec['environment']['command']}`" + t["colon"] + t["seconds"].format(s=rec["wall_seconds"]))
-    versions = [f"Python {env['python']}", f"TensorFlow {env['tensorflow']}", f"Keras {env['keras']}",
+    backend = [f"{name} {env[key]}" for key, name in (("tensorflow", "TensorFlow"), ("jax", "JAX")) if key in env]
+    versions = [f"Python {env['python']}", *backend, f"Keras {env['keras']}",
                 f"NumPy {env['numpy']}", f"scikit-learn {env['scikit-learn']}"]
     lines.append(f"- {t['versions']}{t['colon']}" + t["list_sep"].join(versions))
     machine = re.sub(r", (\d+) cores?$", lambda m: t["cores"].format(n=m.group(1)), env["machine"])

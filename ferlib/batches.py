@@ -3,6 +3,9 @@
 A resumed run must see exactly the batches an uninterrupted one would, so
 each epoch's order (and mixup's blends) is drawn from (seed, epoch) alone,
 not from a generator whose position a restart would lose.
+
+On Keras' other backends (KERAS_BACKEND=jax) the same batches come from a
+keras.utils.PyDataset, since tf.data needs TensorFlow.
 """
 
 import math
@@ -10,7 +13,7 @@ import math
 import numpy as np
 
 from ferlib import CLASS_NAMES
-from ferlib.tf_setup import import_tensorflow
+from ferlib.tf_setup import import_tensorflow, tensorflow_backend
 
 
 def quiet_options():
@@ -30,8 +33,12 @@ def quiet_options():
 
 def array_batches(x, y=None, batch_size=512):
     """Arrays -> a quiet tf.data pipeline for evaluate/predict (Keras' own adapter autotunes)."""
-    tf = import_tensorflow()
     x = x[..., None] if x.ndim == 3 else x
+    if not tensorflow_backend():
+        return py_batches(lambda i: x[i * batch_size:(i + 1) * batch_size] if y is None else
+                          (x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size]),
+                          math.ceil(len(x) / batch_size))
+    tf = import_tensorflow()
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).batch(batch_size)
     return ds.with_options(quiet_options())
 
@@ -44,9 +51,12 @@ class Batches:
     """
 
     def __init__(self, x, y, batch_size, seed, mixup=0.0):
-        tf = import_tensorflow()
         self.x, self.y, self.batch_size, self.seed, self.mixup = x, y, batch_size, seed, mixup
         self.set_epoch(0)
+        if not tensorflow_backend():
+            self.dataset = py_batches(self.batch, len(self))
+            return
+        tf = import_tensorflow()
         labels = tf.TensorSpec((None, len(CLASS_NAMES)), tf.float32) if mixup else tf.TensorSpec((None,), tf.int64)
         spec = (tf.TensorSpec((None,) + x.shape[1:] + (1,), tf.uint8), labels)
         ds = tf.data.Dataset.from_generator(self._epoch, output_signature=spec)
@@ -59,13 +69,31 @@ class Batches:
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
 
+    def batch(self, i):
+        """Batch i of the current epoch: (uint8 images (n,48,48,1), labels)."""
+        idx = np.sort(self.order[i * self.batch_size:(i + 1) * self.batch_size])   # sorted: faster gather
+        x, y = self.x[idx, :, :, None], self.y[idx].astype(np.int64)
+        if self.mixup:
+            x, y = mixup(x, y, self.mixup, np.random.default_rng([self.seed, self.epoch, i]))
+        return x, y
+
     def _epoch(self):
         for i in range(len(self)):
-            idx = np.sort(self.order[i * self.batch_size:(i + 1) * self.batch_size])   # sorted: faster gather
-            x, y = self.x[idx, :, :, None], self.y[idx].astype(np.int64)
-            if self.mixup:
-                x, y = mixup(x, y, self.mixup, np.random.default_rng([self.seed, self.epoch, i]))
-            yield x, y
+            yield self.batch(i)
+
+
+def py_batches(batch, n):
+    """A keras.utils.PyDataset of n batches, batch(i) each: the tf.data pipelines' stand-in on other backends."""
+    import keras
+
+    class PyBatches(keras.utils.PyDataset):
+        def __len__(self):
+            return n
+
+        def __getitem__(self, i):
+            return batch(i)
+
+    return PyBatches()
 
 
 def mixup(x, y, alpha, rng):

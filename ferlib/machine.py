@@ -1,11 +1,12 @@
 """What the machine offers training: CPU features, precision, and how many devices to mirror over."""
 
+import contextlib
 import functools
 import os
 import platform
 
 from ferlib import UserError
-from ferlib.tf_setup import import_tensorflow
+from ferlib.tf_setup import import_tensorflow, tensorflow_backend
 
 
 @functools.lru_cache(maxsize=1)
@@ -32,11 +33,19 @@ def cpu_flags():
     return set(cpuinfo().get("flags", "").split())
 
 
+def gpus():
+    """The GPUs the Keras backend sees, by name."""
+    if tensorflow_backend():
+        return [d.name for d in import_tensorflow().config.list_physical_devices("GPU")]
+    import jax
+    return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+
+
 def pick_precision(requested):
     """Resolve 'auto': fp16 on a GPU, bf16 where the CPU computes it natively, else fp32."""
     if requested != "auto":
         return requested
-    if import_tensorflow().config.list_physical_devices("GPU"):
+    if gpus():
         return "mixed_float16"
     if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
         return "mixed_bfloat16"
@@ -48,7 +57,10 @@ def distribution():
 
     Several machines are refused: Keras 3's fit fails under MultiWorkerMirroredStrategy (the
     PerReplica batch it reduces to build the model, keras-team/keras#20585, and the metrics after it).
+    On other Keras backends: one device, and a scope that does nothing.
     """
+    if not tensorflow_backend():
+        return OneDevice()
     tf = import_tensorflow()
     if os.environ.get("TF_CONFIG"):
         raise UserError("TF_CONFIG is set, but training on several machines does not work with Keras 3 "
@@ -56,3 +68,11 @@ def distribution():
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+class OneDevice:
+    """The default strategy's stand-in on backends without tf.distribute: one device."""
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        return contextlib.nullcontext()

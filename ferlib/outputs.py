@@ -7,6 +7,7 @@ system).
 
 import contextlib
 import functools
+import importlib
 import json
 import logging
 import os
@@ -220,9 +221,8 @@ def environment():
     """Library versions, machine and git commit: the provenance every record carries."""
     import keras
     import sklearn
-    import tensorflow as tf
 
-    from ferlib.machine import cpu_name
+    from ferlib.machine import cpu_name, gpus
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip()
@@ -234,11 +234,13 @@ def environment():
                                     cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip())
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", False
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    backend = keras.backend.backend()
+    gpu_names = gpus()
     return {
-        "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+        "python": platform.python_version(), backend: importlib.import_module(backend).__version__,
+        "keras": keras.__version__,
         "numpy": np.__version__, "scikit-learn": sklearn.__version__,
-        "machine": f"{cpu_name()}, {os.cpu_count()} cores" + (f", GPUs: {', '.join(gpus)}" if gpus else ""),
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores" + (f", GPUs: {', '.join(gpu_names)}" if gpu_names else ""),
         "git_commit": commit, "git_dirty": dirty,
     }
 

@@ -14,6 +14,9 @@ AVX-512 VNNI or BF16 or AMX. On the rest (AVX2-only CPUs, many laptops' among th
 them on: the CNN's training step runs about twice as fast as on the default
 Eigen kernels (bench/onednn.py). oneDNN sums in another order, so the last digits
 of a result change with it. TF_ENABLE_ONEDNN_OPTS=0 keeps Eigen.
+
+Training also runs on Keras' JAX backend (KERAS_BACKEND=jax, for a GPU
+machine that has JAX and not TensorFlow); TensorFlow is then not imported.
 """
 
 import os
@@ -23,6 +26,11 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 if platform.machine().lower() in ("x86_64", "amd64"):
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def tensorflow_backend():
+    """True unless KERAS_BACKEND names another Keras backend (Keras reads the same variable)."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"
 
 
 def import_tensorflow():
@@ -42,4 +50,5 @@ def import_tensorflow():
     return tensorflow
 
 
-import_tensorflow()
+if tensorflow_backend():
+    import_tensorflow()

@@ -194,7 +194,7 @@ def fit(model, data, args, extra_callbacks=()):
         print(f"{resume_dir}: training had finished; evaluating and saving", file=sys.stderr)
         # Built first, the optimizer takes its state from the file too: the saved model is then the
         # uninterrupted run's, optimizer included (unbuilt, Keras would skip that state with a warning).
-        with model.distribute_strategy.scope():   # mirrored variables, under a MirroredStrategy
+        with strategy_of(model).scope():   # mirrored variables, under a MirroredStrategy
             model.optimizer.build(model.trainable_variables)
         model.load_weights(last)
         return read_history(resume_dir)
@@ -209,6 +209,12 @@ def fit(model, data, args, extra_callbacks=()):
                         "is untouched. Try a lower --lr.")
 
     return read_history(resume_dir)
+
+
+def strategy_of(model):
+    """The tf.distribute strategy the model was built under (one device on Keras' other backends)."""
+    from ferlib.machine import OneDevice
+    return getattr(model, "distribute_strategy", None) or OneDevice()
 
 
 def read_history(resume_dir):
@@ -297,9 +303,9 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
                    "trainable": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
                    "non_trainable": int(sum(np.prod(w.shape) for w in model.non_trainable_weights))},
         "precision": args.precision_used,
-        "distribution": {"strategy": type(model.distribute_strategy).__name__.replace("_DefaultDistributionStrategy",
-                                                                                       "default"),
-                         "replicas": int(model.distribute_strategy.num_replicas_in_sync)},
+        "distribution": {"strategy": type(strategy_of(model)).__name__.replace("_DefaultDistributionStrategy",
+                                                                                "default"),
+                         "replicas": int(strategy_of(model).num_replicas_in_sync)},
         "evaluation": evaluation, "evaluation_last_epoch": last_epoch,
         "epochs": int(history["epoch"].max()), "best_epoch": int(history.loc[history[monitor].idxmax(), "epoch"]),
         "train_seconds": round(float(np.nansum(epoch_s)), 2),
