@@ -6,11 +6,13 @@ BackupAndRestore state, the CSV log and the best checkpoint.
 
 import math
 import os
+import shutil
 import time
 
 import numpy as np
 
 from ferlib import tf_setup  # noqa: F401  (before keras: keras imports tensorflow)
+from ferlib.tf_setup import tensorflow_backend
 
 import keras  # noqa: E402
 
@@ -144,7 +146,8 @@ LAST_WEIGHTS, BEST = "last.weights.h5", "best.keras"
 def training_callbacks(batches, resume_dir, args, epochs, monitor):
     """The fit loop's callbacks, in the order they must run."""
     backup = os.path.join(resume_dir, "backup")
-    ema = [SwapEMAWeights(resuming=os.path.exists(os.path.join(backup, "latest.weights.h5")))] if args.ema else []
+    resuming = os.path.exists(os.path.join(backup, "latest.weights.h5"))
+    ema = [SwapEMAWeights(resuming=resuming)] if args.ema else []
     return [
         EpochSeeds(batches, args.seed), Timer(), DropoutWarmup(args.dropout_warmup),
         keras.callbacks.LearningRateScheduler(cosine_schedule(args.lr, epochs)),
@@ -153,6 +156,7 @@ def training_callbacks(batches, resume_dir, args, epochs, monitor):
         # The log before the backup: a kill between the two repeats an epoch
         # in the log (the last copy is kept) instead of losing one.
         keras.callbacks.CSVLogger(os.path.join(resume_dir, "history.csv"), append=True),
+        *tensorboard(os.path.join(args.logs_dir, args.name), resuming),
         # On resume, the best so far must be remembered, or the first resumed
         # epoch would always count as the best.
         BestCheckpoint(os.path.join(resume_dir, BEST), monitor=monitor, mode="max",
@@ -161,6 +165,18 @@ def training_callbacks(batches, resume_dir, args, epochs, monitor):
         # Two copies: a kill while the newest is written leaves the one before it to resume from.
         keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
     ]
+
+
+def tensorboard(log_dir, resuming):
+    """[Keras' TensorBoard callback] writing each epoch's metrics to log_dir; a fresh run clears it first.
+
+    TensorBoard's event files need TensorFlow: none on Keras' other backends.
+    """
+    if not tensorflow_backend():
+        return []
+    if not resuming:   # a restarted run's curves must not mix with the discarded one's
+        shutil.rmtree(log_dir, ignore_errors=True)
+    return [keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0)]
 
 
 def best_so_far(resume_dir, monitor):

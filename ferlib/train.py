@@ -75,6 +75,9 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, nam
     p.add_argument("--name", default=name, help="run name: models/<name>.keras etc. (default: %(default)s)")
     p.add_argument("--models-dir", default="models", help="where the model and its record go (default: %(default)s)")
     cli.add_figures_arg(p, "the training curves go")
+    p.add_argument("--logs-dir", default="logs",
+                   help="TensorBoard logs go to LOGS_DIR/<name>/ (`tensorboard --logdir logs` shows every run's "
+                        "curves side by side) (default: %(default)s)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images (quick runs)")
     p.add_argument("--restart", action="store_true",
                    help="discard a half-done run of this name and start over (without it, a half-done run "
@@ -108,7 +111,8 @@ def check_args(args):
             raise UserError(message)
     if args.dry_run:   # a smoke test must not overwrite a real model or touch a half-done run
         scratch = tempfile.mkdtemp(prefix="ferkit-dry-run-")
-        args.models_dir, args.figures_dir = os.path.join(scratch, "models"), os.path.join(scratch, "figures")
+        args.models_dir, args.figures_dir, args.logs_dir = (os.path.join(scratch, d) for d in ("models", "figures",
+                                                                                                "logs"))
         print(f"dry run: writing to {scratch}", file=sys.stderr)
     for folder in (args.models_dir, args.figures_dir):   # hours of training must not end in "cannot write"
         check_writable(folder)
@@ -342,7 +346,7 @@ def start_or_resume(args):
     the CNN's weight decay, must not slip into a run half done without it.
     """
     resume_dir = resume_folder(args)
-    ignored = ("models_dir", "figures_dir", "precision_used", "restart")
+    ignored = ("models_dir", "figures_dir", "logs_dir", "precision_used", "restart")
     settings = {k: v for k, v in sorted(vars(args).items()) if k not in ignored}
     stamp = os.path.join(resume_dir, "settings.json")
     if os.path.exists(stamp) and not args.restart:
