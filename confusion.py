@@ -13,8 +13,14 @@ scikit-learn. Figures are drawn in English, and also in Traditional Chinese
 
     python confusion.py                              # models/cnn.keras on test (val if the file has no test)
     python confusion.py --model models/dnn.keras --split test --tta 10
+    python confusion.py --model a.keras b.keras c.keras --tta 18   # an ensemble
+
+Several models are scored as an ensemble: the mean of their class
+probabilities, each over the same test-time views. Its outputs are named
+ensemble_<a>_<b>_..., beside the first model, and its record lists the members.
 """
 
+import os
 import sys
 import time
 from functools import partial
@@ -23,7 +29,7 @@ import numpy as np
 
 from ferlib import CLASS_NAMES, cli
 from ferlib.data import load_fer2013
-from ferlib.models import load_model, mirror_tta, predict_probs
+from ferlib.models import ensemble_probs, load_model
 from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
                             save_json, write_together)
 from ferlib.words import CLASS_WORDS, FIGURE_WORDS, class_words, split_word
@@ -112,9 +118,15 @@ def plot_confused_faces(x, gallery, split, usage, lang, dest, cols=GALLERY_FACES
     save_figure(fig, dest)
 
 
+def ensemble_path(paths):
+    """The path an ensemble's outputs are named from: ensemble_<a>_<b>_....keras beside the first member."""
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    return os.path.join(os.path.dirname(paths[0]), "ensemble_" + "_".join(stems) + ".keras")
+
+
 def main(argv=None):
     p = cli.parser(__doc__)
-    cli.add_model_arg(p)
+    cli.add_model_arg(p, several=True)
     cli.add_data_args(p)
     cli.add_split_arg(p, "to score", ("val", "test", "train", "all"))
     cli.add_tta_arg(p)   # the matrix's predictions; the plain and mirror accuracies are recorded either way
@@ -123,24 +135,25 @@ def main(argv=None):
     check_writable(args.figures_dir)   # before the work, not after it
     t0 = time.perf_counter()
 
-    model = load_model(args.model)
+    models = [load_model(path) for path in args.model]
     data = load_fer2013(args.data, seed=args.seed)
     split = args.split or data.held_out_split()
     x, y = data.labelled(split)
-    probs = predict_probs(model, x)
-    probs_tta = mirror_tta(model, x, probs)
+    probs = ensemble_probs(models, x)
+    probs_tta = (probs + ensemble_probs(models, np.ascontiguousarray(x[:, :, ::-1]))) / 2   # = tta=2, one pass fewer
     chosen = {1: probs, 2: probs_tta}.get(args.tta)
-    chosen = predict_probs(model, x, tta=args.tta) if chosen is None else chosen
+    chosen = ensemble_probs(models, x, tta=args.tta) if chosen is None else chosen
     report = confusion_report(y, chosen.argmax(1))
+    model = args.model[0] if len(args.model) == 1 else ensemble_path(args.model)
     report.update({
-        "model": args.model, "data": data.source, "usage": data.usage, "split": split, "n": int(len(y)), "tta": args.tta,
+        "model": model, "members": args.model, "data": data.source, "usage": data.usage, "split": split, "n": int(len(y)), "tta": args.tta,
         "accuracy_plain": float(np.mean(probs.argmax(1) == y)),
         "accuracy_tta": float(np.mean(probs_tta.argmax(1) == y)),
     })
     report["gallery"] = confused_faces(y, chosen, report["most_confused"])
-    fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "confusion")
+    fig_prefix, json_path = analysis_paths(model, args.figures_dir, "confusion")
     report["figure"] = fig_prefix + ".png"
-    report["gallery_figure"] = analysis_paths(args.model, args.figures_dir, "confused")[0] + ".png"
+    report["gallery_figure"] = analysis_paths(model, args.figures_dir, "confused")[0] + ".png"
     writes = [(path, partial(plot_confusion, report["counts"], split, data.usage, report["accuracy"], args.tta, lang))
               for lang, path in figure_paths(report["figure"])]
     if report["gallery"]:
@@ -148,8 +161,9 @@ def main(argv=None):
                    for lang, path in figure_paths(report["gallery_figure"])]
     write_together(writes + [(json_path, partial(save_json, finish_record(report, t0, __file__, argv)))])
     views = f"; {args.tta}-view TTA {report['accuracy']:.4f}" if args.tta > 2 else ""
+    members = f", ensemble of {len(models)}" if len(models) > 1 else ""
     print(f"accuracy {report['accuracy_plain']:.4f} (with mirror TTA {report['accuracy_tta']:.4f}{views}), "
-          f"macro-F1 {report['macro_f1']:.4f} on {len(y)} {split} images")
+          f"macro-F1 {report['macro_f1']:.4f} on {len(y)} {split} images{members}")
     print(f"most confused: {report['sentence']}")
     print(f"wrote {report['figure']}, {report['gallery_figure']} and {json_path}")
     return report

@@ -25,8 +25,7 @@ from ferlib.outputs import atomic_path, check_writable
 
 def main(argv=None):
     p = cli.parser(__doc__)
-    p.add_argument("--model", nargs="+", default=["models/cnn.keras"],
-                   help="saved .keras model(s); several predict as an ensemble (default: %(default)s)")
+    cli.add_model_arg(p, several=True)
     cli.add_data_args(p)
     p.add_argument("--split", choices=("test", "val", "train", "all"), default=None,
                    help="split of a labelled file to predict (default: test if it has rows, else val)")

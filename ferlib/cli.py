@@ -23,8 +23,13 @@ def add_data_args(p):
                         "without a Usage column (default: %(default)s)")
 
 
-def add_model_arg(p, default="models/cnn.keras"):
-    p.add_argument("--model", default=default, help="a saved .keras model (default: %(default)s)")
+def add_model_arg(p, default="models/cnn.keras", several=False):
+    if several:   # an ensemble: the mean of the models' class probabilities (ferlib.models.ensemble_probs)
+        p.add_argument("--model", nargs="+", default=[default],
+                       help="saved .keras model(s); several predict as an ensemble, the mean of their class "
+                            "probabilities (default: %(default)s)")
+    else:
+        p.add_argument("--model", default=default, help="a saved .keras model (default: %(default)s)")
 
 
 def add_split_arg(p, what, choices=("val", "test", "train")):

@@ -119,6 +119,21 @@ def test_predict_with_several_models_averages_their_probabilities(trained, tmp_p
     assert labels != predict_probs(load_model(dnn), x, tta=2).argmax(1).tolist()
 
 
+def test_confusion_scores_an_ensemble_and_its_record_names_the_members(trained, tmp_path):
+    x, y = load_synthetic().split("test")
+    test_file = str(tmp_path / "faces.csv")
+    from ferlib.data import write_csv
+    write_csv(test_file, x[:200], y[:200], usage=["PublicTest"] * 200)
+    cnn, dnn = _cnn(trained), str(trained["models"] / "dnn.keras")
+    rep = confusion.main(["--model", cnn, dnn, "--data", test_file, "--figures-dir", str(tmp_path), "--tta", "10"])
+    mean = (predict_probs(load_model(cnn), x[:200], tta=10) + predict_probs(load_model(dnn), x[:200], tta=10)) / 2
+    assert rep["members"] == [cnn, dnn] and np.sum(rep["counts"]) == 200
+    assert rep["accuracy"] == pytest.approx(float(np.mean(mean.argmax(1) == y[:200])))
+    plain = (predict_probs(load_model(cnn), x[:200]) + predict_probs(load_model(dnn), x[:200])) / 2
+    assert rep["accuracy_plain"] == pytest.approx(float(np.mean(plain.argmax(1) == y[:200])))
+    assert os.path.basename(rep["model"]) == "ensemble_cnn_dnn.keras" and os.path.exists(rep["figure"])
+
+
 def test_predict_passes_ids_through_and_tta_averages_the_mirror(trained, tmp_path):
     from ferlib.data import write_csv
     x, _ = load_synthetic().split("test")

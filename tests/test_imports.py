@@ -6,7 +6,7 @@ import os
 from conftest import ROOT
 
 SCRIPTS = ["train_cnn.py", "train_dnn.py", "confusion.py", "saliency.py", "filter_viz.py", "predict.py",
-           "make_report.py"]
+           "make_report.py", "sweep.py"]
 
 
 def _module_file(name):
