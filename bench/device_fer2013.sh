@@ -13,19 +13,22 @@
 T0=$(date +%s)
 DEADLINE=${DEADLINE:-530}
 PY=${PY:-python3}
-OUT=${OUT:-/tmp/out}; mkdir -p $OUT
+SCRATCH=$(mktemp -d)   # installed wheels, the unpacked arrays, compile cache, figures
+OUT=${OUT:-$SCRATCH/out}; mkdir -p $OUT
 if [ -d .whl ] && [ -z "$TEST" ]; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $SCRATCH/site .whl/*.whl || exit 1
+  export PYTHONPATH=$SCRATCH/site
 fi
-export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1 JAX_COMPILATION_CACHE_DIR=/tmp/jaxcache
+export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1 JAX_COMPILATION_CACHE_DIR=$SCRATCH/jaxcache
 nvidia-smi -L 2>/dev/null; nproc
 $PY -c "import jax, keras; print(jax.__version__, keras.__version__, jax.devices())" || exit 1
-xz -dc .gpu/fer.npz.xz > /tmp/fer.npz || exit 1
+xz -dc .gpu/fer.npz.xz > $SCRATCH/fer.npz || exit 1
+export FER_ARRAYS=$SCRATCH/fer.npz
 $PY - <<'PYEOF' || exit 1
 import hashlib, sys, numpy as np
 from ferlib.data import write_csv, read_csv
-d = np.load("/tmp/fer.npz")
+import os
+d = np.load(os.environ["FER_ARRAYS"])
 usage = np.where(d["val"], "PublicTest", "Training")
 write_csv("data/fer2013.csv", d["x"], d["y"].astype(np.int64), usage=usage)
 x, y, u, ids = read_csv("data/fer2013.csv")   # parses and writes the cache every run then reads
@@ -48,7 +51,7 @@ declare -A RUNS=(
 [ -n "$TEST" ] && for n in cnn_seed5 cnn_seed6 cnn_seed4_e10 cnn_seed4_e20 cnn_seed4_e50 cnn_seed4_e30_ema; do unset "RUNS[$n]"; done
 mkdir -p models logs
 for name in "${!RUNS[@]}"; do
-  $PY train_cnn.py --data data/fer2013.csv ${RUNS[$name]} $X --name $name --figures-dir /tmp/figs > logs/$name.log 2>&1 &
+  $PY train_cnn.py --data data/fer2013.csv ${RUNS[$name]} $X --name $name --figures-dir $SCRATCH/figs > logs/$name.log 2>&1 &
 done
 while [ -n "$(jobs -r)" ] && [ $(( $(date +%s) - T0 )) -lt $DEADLINE ]; do
   sleep 10
