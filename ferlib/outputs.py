@@ -217,23 +217,31 @@ def peak_rss_mib():
     return round(peak / (2 ** 20 if sys.platform == "darwin" else 2 ** 10), 1)
 
 
+@functools.cache
+def git_state():
+    """(short commit, dirty) of the kit's checkout, read once per process: a run's record names the code the
+    process started with, not a commit made while it trained. Training reads it at start (train.setup)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=here, timeout=5).stdout.strip()
+        # Tracked files changed since that commit, the kit's own outputs (figures, reports) aside:
+        # the run's code or data lookup is not exactly the commit's.
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                     ":(top,exclude)figures", ":(top,exclude)report*", ":(top,exclude)docs/fer2013"],
+                                    capture_output=True, text=True, timeout=5, cwd=here).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", False
+    return commit, dirty
+
+
 def environment():
     """Library versions, machine and git commit: the provenance every record carries."""
     import keras
     import sklearn
 
     from ferlib.machine import cpu_name, gpus
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip()
-        # Tracked files changed since that commit, the kit's own outputs (figures, reports) aside:
-        # the run's code or data lookup is not exactly the commit's.
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                     ":(top,exclude)figures", ":(top,exclude)report*", ":(top,exclude)docs/fer2013"],
-                                    capture_output=True, text=True, timeout=5,
-                                    cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = "", False
+    commit, dirty = git_state()
     backend = keras.backend.backend()
     gpu_names = gpus()
     return {

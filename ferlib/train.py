@@ -30,7 +30,7 @@ from ferlib.fused_bn import portable
 from ferlib.losses import SparseSmoothedCrossentropy, label_accuracy
 from ferlib.machine import distribution, pick_precision
 from ferlib.models import augmentation_summary, mirror_tta, predict_probs
-from ferlib.outputs import (atomic_path, check_writable, figure_paths, finish_record, load_json, pyplot,
+from ferlib.outputs import (atomic_path, check_writable, figure_paths, finish_record, git_state, load_json, pyplot,
                             save_figure, save_json, write_together)
 from ferlib.words import FIGURE_WORDS, split_word, train_label
 
@@ -151,6 +151,7 @@ def load_training_data(args):
 def setup(args):
     """Precision policy and seeds set; returns the distribution strategy to build the model under."""
     import keras
+    git_state()  # the record names the code this process starts with
     strategy = distribution()
     args.precision_used = pick_precision(args.precision)
     keras.mixed_precision.set_global_policy(args.precision_used)

@@ -125,6 +125,26 @@ def test_run_record_has_what_the_report_needs(tmp_path):
     assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} <= set(hist.columns)
 
 
+def test_the_record_names_the_commit_the_run_started_with_not_one_made_while_it_trained(tmp_path, monkeypatch):
+    import ferlib.outputs
+    import ferlib.train
+    ferlib.outputs.git_state.cache_clear()
+    at_start = ferlib.outputs.git_state()
+    ferlib.outputs.git_state.cache_clear()
+    real_setup = ferlib.train.setup
+
+    def setup_then_commit(args):   # from here on, git answers as if a new, dirty commit had been made
+        strategy = real_setup(args)
+        monkeypatch.setattr(ferlib.outputs.subprocess, "run",
+                            lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout="f00dcafe\n M ferlib/x.py\n"))
+        return strategy
+
+    monkeypatch.setattr(ferlib.train, "setup", setup_then_commit)
+    rec = train_dnn.main(_args(tmp_path, "dnn", "--epochs", "1"))
+    ferlib.outputs.git_state.cache_clear()
+    assert (rec["environment"]["git_commit"], rec["environment"]["git_dirty"]) == at_start != ("f00dcafe", True)
+
+
 def test_label_smoothing_is_smoothed_crossentropy_of_the_labels(tmp_path):
     from ferlib.losses import SparseSmoothedCrossentropy
     y = np.array([0, 3, 6, 3])
