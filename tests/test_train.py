@@ -145,6 +145,43 @@ def test_the_record_names_the_commit_the_run_started_with_not_one_made_while_it_
     assert (rec["environment"]["git_commit"], rec["environment"]["git_dirty"]) == at_start != ("f00dcafe", True)
 
 
+def test_plateau_rule_is_keras_reduce_lr_on_plateau():
+    from ferlib.callbacks import PLATEAU_FACTOR, PLATEAU_MIN_DELTA, PLATEAU_PATIENCE, plateau_lr
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    keras_rule = keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE,
+                                                   min_delta=PLATEAU_MIN_DELTA, mode="max", min_lr=0)
+    keras_rule.set_model(model)
+    keras_rule.on_train_begin()
+    rng = np.random.default_rng(0)
+    values = np.round(np.minimum.accumulate(rng.uniform(0.5, 0.7, 60))[::-1] + rng.normal(0, 0.01, 60), 4)
+    rates = []
+    for epoch, value in enumerate(values):
+        keras_rule.on_epoch_end(epoch, {"val_accuracy": value})
+        rates.append(float(model.optimizer.learning_rate))
+    ours = [plateau_lr(0.01, values[:epoch + 1]) for epoch in range(len(values))]
+    np.testing.assert_allclose(ours, rates, rtol=1e-6)
+    assert len(set(rates)) > 3   # the sequence does stall, several times
+
+
+def test_a_plateau_run_lowers_its_rate_when_validation_stalls_and_resumes_on_the_same_rates(tmp_path):
+    # A rate so small the weights barely move: validation accuracy stalls from the first epoch.
+    flags = ("--plateau", "--lr", "1e-7", "--epochs", "9")
+    train_dnn.main(_args(tmp_path, "whole", *flags))
+    with pytest.raises(Killed):
+        train_dnn.main(_args(tmp_path, "resumed", *flags), callbacks=[KillAfter(6)])
+    train_dnn.main(_args(tmp_path, "resumed", *flags))
+    whole, resumed = (pd.read_csv(tmp_path / "models" / f"{n}.history.csv") for n in ("whole", "resumed"))
+    from ferlib.callbacks import plateau_lr
+    expected = [plateau_lr(1e-7, whole["val_accuracy"][:e]) for e in range(9)]
+    np.testing.assert_allclose(whole["learning_rate"], expected, rtol=1e-5)
+    assert whole["learning_rate"].iloc[-1] < 1e-7   # it was lowered
+    np.testing.assert_allclose(resumed["learning_rate"], whole["learning_rate"], rtol=1e-6)
+    a, b = (keras.saving.load_model(tmp_path / "models" / f"{n}.keras").get_weights() for n in ("whole", "resumed"))
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
+
+
 def test_label_smoothing_is_smoothed_crossentropy_of_the_labels(tmp_path):
     from ferlib.losses import SparseSmoothedCrossentropy
     y = np.array([0, 3, 6, 3])
