@@ -106,8 +106,10 @@ TEXT = {
         "others": "The two runs differ in their layers and also in these settings: {what}; so this gap is attributed "
                     "to convolution only as far as those settings do not matter.",
         "fit_or_general": "Where this gap comes from: the DNN trained with the CNN's recipe scores {fit:.1f} points "
-                            "{fit_dir} the CNN on its clean training images, and its training accuracy lies {sg:.1f} points {sdir} "
-                            "its {val} accuracy, the CNN's {cg:.1f} points {cdir}; ",
+                            "{fit_dir} the CNN on its clean training images (95% interval {flo:.1f} to {fhi:.1f}), and "
+                            "its training accuracy lies {sg:.1f} points {sdir} its {val} accuracy, the CNN's {cg:.1f} "
+                            "points {cdir} (the DNN's drop minus the CNN's: {gen:+.1f} points, 95% interval {glo:+.1f} "
+                            "to {ghi:+.1f}); ",
         "mostly_fit": "so the DNN mostly fits the faces worse, rather than generalising worse.",
         "mostly_general": "so the DNN mostly generalises worse: it fits its training faces about as well but does worse "
                           "on faces it has not seen.",
@@ -286,8 +288,10 @@ TEXT = {
                           "{lo:.1f} 至 {hi:.1f} 個百分點，以非配對方式計算）。{others}",
         "others_none": "兩次訓練只差在網路架構，因此這個差距歸因於卷積：共享權重無論眉毛或嘴巴出現在哪個位置都能辨認，而全連接層的每個權重只對應一個像素。",
         "others": "除了網路架構之外，兩次訓練還有以下差異：{what}。因此，只有在這些差異不影響結果的前提下，才能把這個差距歸因於卷積。",
-        "fit_or_general": "差距的來源：沿用 CNN 設定的 DNN 在未增強訓練影像上的準確率比 CNN {fit_dir} {fit:.1f} 個百分點；它的訓練準確率比{val}{sdir} "
-                            "{sg:.1f} 個百分點（CNN 則{cdir} {cg:.1f} 個百分點），",
+        "fit_or_general": "差距的來源：沿用 CNN 設定的 DNN 在未增強訓練影像上的準確率比 CNN {fit_dir} {fit:.1f} 個百分點"
+                            "（95% 信賴區間 {flo:.1f} 至 {fhi:.1f}）；它的訓練準確率比{val}{sdir} {sg:.1f} 個百分點"
+                            "（CNN 則{cdir} {cg:.1f} 個百分點；DNN 的落差減去 CNN 的落差為 {gen:+.1f} 個百分點，95% 信賴區間 "
+                            "{glo:+.1f} 至 {ghi:+.1f}），",
         "mostly_fit": "可見 DNN 的問題主要是擬合不足（underfitting），而非泛化能力較差。",
         "mostly_general": "可見 DNN 主要是泛化能力較差：它對訓練資料擬合得差不多好，但在沒看過的臉上表現較差。",
         "not_worse": "可見在這裡 DNN 並沒有比較差。",
@@ -586,11 +590,14 @@ def recipe_differences(t, rec, cnn):
     return t["list_sep"].join(out)
 
 
-def accuracy_difference(a, b):
-    """a - b of two accuracies on the same n images, with an unpaired 95% interval (wider than a paired one)."""
-    pa, pb, n = a["accuracy"], b["accuracy"], a["n"]
-    half = 1.96 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
-    return pa - pb, pa - pb - half, pa - pb + half
+def accuracy_difference(plus, minus):
+    """The sum of the accuracies in `plus` minus the sum of those in `minus` (an evaluation, or a list of them),
+    with an unpaired 95% interval: each accuracy's binomial variance added, as if measured on independent images
+    (on the same images a paired interval is narrower)."""
+    plus, minus = [plus] if isinstance(plus, dict) else plus, [minus] if isinstance(minus, dict) else minus
+    value = sum(e["accuracy"] for e in plus) - sum(e["accuracy"] for e in minus)
+    half = 1.96 * math.sqrt(sum(e["accuracy"] * (1 - e["accuracy"]) / e["n"] for e in plus + minus))
+    return value, value - half, value + half
 
 
 def comparison(t, lang, cnn, dnn, same, figures_dir, models_dir, out_dir):
@@ -628,7 +635,10 @@ def comparison(t, lang, cnn, dnn, same, figures_dir, models_dir, out_dir):
         ct, st = cnn["evaluation"]["train"]["accuracy"], same["evaluation"]["train"]["accuracy"]
         cg = ct - cnn["evaluation"]["val"]["accuracy"]
         sg = st - same["evaluation"]["val"]["accuracy"]
-        fit, general = ct - st, sg - cg   # how much worse it fits; how much more it loses from train to val
+        # How much worse it fits; how much more it loses from train to val: (st - sv) - (ct - cv).
+        fit, flo, fhi = accuracy_difference(cnn["evaluation"]["train"], same["evaluation"]["train"])
+        general, glo, ghi = accuracy_difference([same["evaluation"]["train"], cnn["evaluation"]["val"]],
+                                                [same["evaluation"]["val"], cnn["evaluation"]["train"]])
         reading = t["mostly_fit" if fit > abs(general) else "mostly_general"] if gap > 0 else t["not_worse"]
         others = recipe_differences(t, same, cnn)
         parts.append(t["compare_same"].format(
@@ -636,8 +646,10 @@ def comparison(t, lang, cnn, dnn, same, figures_dir, models_dir, out_dir):
             gap=abs(100 * gap), dir=t["below"] if gap > 0 else t["above"], lo=100 * lo, hi=100 * hi,
             others=t["others"].format(what=others) if others else t["others_none"]))
         side = lambda d: t["above"] if d > 0 else t["below"]  # noqa: E731
-        parts.append(t["fit_or_general"].format(val=val, fit=abs(100 * fit), fit_dir=side(-fit), sg=abs(100 * sg),
-                                                sdir=side(sg), cg=abs(100 * cg), cdir=side(cg)) + reading)
+        flo, fhi = (100 * flo, 100 * fhi) if fit >= 0 else (-100 * fhi, -100 * flo)   # how far below (or above)
+        parts.append(t["fit_or_general"].format(val=val, fit=abs(100 * fit), fit_dir=side(-fit), flo=flo, fhi=fhi,
+                                                sg=abs(100 * sg), sdir=side(sg), cg=abs(100 * cg), cdir=side(cg),
+                                                gen=100 * general, glo=100 * glo, ghi=100 * ghi) + reading)
     if learned(cnn) and learned(dnn):
         gap = cnn["evaluation"]["val"]["accuracy"] - dnn["evaluation"]["val"]["accuracy"]
         parts.append(t["compare_own"].format(val=val, dv=dnn["evaluation"]["val"]["accuracy"], gap=abs(100 * gap),

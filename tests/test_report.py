@@ -194,3 +194,16 @@ def test_a_damaged_record_is_named_in_one_line(trained, tmp_path):
     errors = [l for l in r.stderr.splitlines() if "error:" in l]
     assert len(errors) == 1 and "cnn.json: damaged run record" in errors[0], errors
     assert not (tmp_path / "r.md").exists()
+
+
+def test_the_interval_of_a_difference_of_accuracies_covers_the_truth_95_times_in_100():
+    # Q2's "the DNN's drop minus the CNN's": four accuracies, two added and two taken away.
+    rng = np.random.default_rng(0)
+    truth, n = {"st": 0.45, "cv": 0.68, "sv": 0.43, "ct": 0.86}, {"st": 2000, "cv": 400, "sv": 400, "ct": 2000}
+    target = truth["st"] + truth["cv"] - truth["sv"] - truth["ct"]
+    covered = 0
+    for _ in range(2000):
+        e = {k: {"accuracy": rng.binomial(n[k], p) / n[k], "n": n[k]} for k, p in truth.items()}
+        _, lo, hi = make_report.accuracy_difference([e["st"], e["cv"]], [e["sv"], e["ct"]])
+        covered += lo <= target <= hi
+    assert 0.93 <= covered / 2000 <= 0.97
