@@ -125,6 +125,9 @@ TEXT = {
                     "true class (row) predicted as the column's class.",
         "conf_acc": "On the {split} split ({n} faces) the CNN's accuracy is {acc:.4f} ({acc_tta:.4f} with mirror "
                     "test-time augmentation), macro-F1 {f1:.4f}.",
+        "conf_differs": "Its training run measured {rec:.4f} on the same faces, {k} correct face{s} {dir}: the model "
+                        "computes in {precision}, whose rounding differs between processors and math libraries.",
+        "more": "more", "fewer": "fewer",
         "train_counts": "Training faces per class: {counts}.",
         "conf_pairs": "The most confused pairs (share of the true class predicted as the other): {pairs}.",
         "pair": "{true} -> {pred} {rate:.0%}",
@@ -304,6 +307,9 @@ TEXT = {
         "diff_aug": "有資料增強", "diff_no_dropout": "無 dropout", "list_sep": "、",
         "conf_fig": "CNN 在{split}上依列正規化的混淆矩陣：每格是該列真實類別被預測為該欄類別的比例（%）。",
         "conf_acc": "在{split}（{n} 張）上，CNN 的準確率為 {acc:.4f}（搭配水平翻轉的 TTA 則為 {acc_tta:.4f}），macro-F1 為 {f1:.4f}。",
+        "conf_differs": "訓練時在同一批影像上測得 {rec:.4f}，{dir} {k} 張：模型以 {precision} 運算，"
+                        "而不同處理器與數學函式庫的捨入方式不同。",
+        "more": "多答對", "fewer": "少答對",
         "train_counts": "訓練資料各類別張數：{counts}。",
         "conf_pairs": "最容易混淆的類別對（真實類別被誤判為另一類別的比例）：{pairs}。",
         "pair": "{true}被判為{pred} {rate:.0%}",
@@ -681,6 +687,13 @@ def confusion_section(t, lang, conf, cnn, out_dir, faces=True):
     parts = [figure(conf["figure"], out_dir, t["conf_fig"].format(split=split), lang),
              t["conf_acc"].format(split=split, n=conf["n"], acc=conf["accuracy_plain"], acc_tta=conf["accuracy_tta"],
                                   f1=conf["macro_f1"])]
+    trained = (cnn or {}).get("evaluation", {}).get(conf["split"], {}).get("accuracy")
+    more = round((trained - conf["accuracy_plain"]) * conf["n"]) if trained is not None else 0
+    if more and len(conf.get("members") or [1]) == 1:
+        # The same model and faces on another machine: say why the number moved, not leave two numbers.
+        parts.append(t["conf_differs"].format(rec=trained, k=abs(more), s="s" * (abs(more) > 1),
+                                              dir=t["more" if more > 0 else "fewer"],
+                                              precision=cnn.get("precision", "float32")))
     counts = (cnn or {}).get("data", {}).get("class_counts", {}).get("train")
     if counts:
         parts.append(t["train_counts"].format(counts=t["list_sep"].join(f"{names[c]} {k:,}" for c, k in zip(CLASS_NAMES, counts))))

@@ -50,7 +50,7 @@ def main(argv=None, callbacks=()):
     with train.one_run_at_a_time(args):
         history = train.fit(model, data, args, callbacks)
         last_epoch = train.evaluate(model, data)
-        evaluation = train.evaluate(model, data) if train.load_best(model, args, history) else last_epoch
+        evaluation = train.evaluate(model, data) if train.load_result(model, args, history, data) else last_epoch
         return train.save_run(model, history, evaluation, last_epoch, data, args, t0, __file__, argv)
 
 

@@ -50,14 +50,17 @@ class Batches:
     iterator starts, which Keras does after the callbacks' on_epoch_begin.
     """
 
-    def __init__(self, x, y, batch_size, seed, mixup=0.0):
+    def __init__(self, x, y, batch_size, seed, mixup=0.0, teacher=None):
         self.x, self.y, self.batch_size, self.seed, self.mixup = x, y, batch_size, seed, mixup
+        self.teacher = teacher   # (N, 7) a teacher's soft targets per image, carried after the label's columns
         self.set_epoch(0)
         if not tensorflow_backend():
             self.dataset = py_batches(self.batch, len(self))
             return
         tf = import_tensorflow()
-        labels = tf.TensorSpec((None, len(CLASS_NAMES)), tf.float32) if mixup else tf.TensorSpec((None,), tf.int64)
+        columns = len(CLASS_NAMES) * (1 + (teacher is not None))
+        labels = (tf.TensorSpec((None, columns), tf.float32) if mixup or teacher is not None
+                  else tf.TensorSpec((None,), tf.int64))
         spec = (tf.TensorSpec((None,) + x.shape[1:] + (1,), tf.uint8), labels)
         ds = tf.data.Dataset.from_generator(self._epoch, output_signature=spec)
         self.dataset = ds.apply(tf.data.experimental.assert_cardinality(len(self))).with_options(quiet_options())
@@ -70,9 +73,12 @@ class Batches:
         return math.ceil(len(self.x) / self.batch_size)
 
     def batch(self, i):
-        """Batch i of the current epoch: (uint8 images (n,48,48,1), labels)."""
+        """Batch i of the current epoch: (uint8 images (n,48,48,1), labels), or with a teacher
+        (images, [one-hot label | teacher's targets] (n,14))."""
         idx = np.sort(self.order[i * self.batch_size:(i + 1) * self.batch_size])   # sorted: faster gather
         x, y = self.x[idx, :, :, None], self.y[idx].astype(np.int64)
+        if self.teacher is not None:
+            y = np.concatenate([np.eye(len(CLASS_NAMES), dtype=np.float32)[y], self.teacher[idx]], axis=1)
         if self.mixup:
             x, y = mixup(x, y, self.mixup, np.random.default_rng([self.seed, self.epoch, i]))
         return x, y
@@ -101,10 +107,11 @@ def mixup(x, y, alpha, rng):
 
     In numpy from (seed, epoch, batch), not Keras' MixUp layer: that one draws
     from a seed generator of its own in the tf.data pipeline, which a resumed
-    run would restart. Blends are rounded back to uint8: half a gray level at most.
+    run would restart. Blends are rounded back to uint8: half a gray level at most. y: labels, or
+    class weights per image (and a teacher's after them), blended alike.
     """
     lam = rng.beta(alpha, alpha, size=len(x)).astype(np.float32)
     other = rng.permutation(len(x))
-    one_hot = np.eye(len(CLASS_NAMES), dtype=np.float32)[y]
+    weights = np.eye(len(CLASS_NAMES), dtype=np.float32)[y] if y.ndim == 1 else y
     blend = lam[:, None, None, None] * x + (1 - lam[:, None, None, None]) * x[other]
-    return np.rint(blend).astype(np.uint8), lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[other]
+    return np.rint(blend).astype(np.uint8), lam[:, None] * weights + (1 - lam[:, None]) * weights[other]

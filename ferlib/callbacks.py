@@ -1,4 +1,5 @@
-"""The Keras callbacks of the fit loop: exact resume, timings, dropout warm-up, and the standard ones.
+"""The Keras callbacks of the fit loop: exact resume, timings, dropout warm-up, the schedules, the weights
+kept for averaging, and the standard ones.
 
 Everything a resumed run needs lives in the run's resume folder: Keras'
 BackupAndRestore state, the CSV log and the best checkpoint.
@@ -31,11 +32,16 @@ class EpochSeeds(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.batches.set_epoch(epoch)
-        states = [v for v in self.model.variables if "seed_generator_state" in v.path]
-        for i, v in enumerate(states):
-            # Distinct per layer (a prime stride) and per epoch (epoch in the high bits of the
-            # counter), so no two layers or epochs start from the same state.
-            v.assign(np.array([self.seed * 7919 + i, epoch << 20], dtype=v.dtype))
+        seed_random_layers(self.model, self.seed, epoch)
+
+
+def seed_random_layers(model, seed, epoch):
+    """Every random layer's generator state set from (seed, epoch) alone."""
+    states = [v for v in model.variables if "seed_generator_state" in v.path]
+    for i, v in enumerate(states):
+        # Distinct per layer (a prime stride) and per epoch (epoch in the high bits of the
+        # counter), so no two layers or epochs start from the same state.
+        v.assign(np.array([seed * 7919 + i, epoch << 20], dtype=v.dtype))
 
 
 class Timer(keras.callbacks.Callback):
@@ -135,9 +141,32 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
             os.replace(self.filepath, self.path)
 
 
-def cosine_schedule(lr, epochs):
-    """Epoch -> learning rate, from lr down to 0 along half a cosine."""
-    return lambda epoch: 0.5 * lr * (1 + math.cos(math.pi * epoch / epochs))
+def cosine_schedule(lr, epochs, hold_from=None):
+    """Epoch -> learning rate, from lr down to 0 along half a cosine; from epoch hold_from on, held at
+    its value there (weight averaging's constant rate)."""
+    last = epochs if hold_from is None else hold_from
+    return lambda epoch: 0.5 * lr * (1 + math.cos(math.pi * min(epoch, last) / epochs))
+
+
+class KeepEpochWeights(keras.callbacks.Callback):
+    """The weights at the end of each epoch from `first` (0-based) on, as folder/epoch_NNN.weights.h5,
+    for weight averaging.
+
+    One file per epoch, written beside its place and renamed into it: an epoch a resumed run repeats
+    replaces its file, and is never counted twice.
+    """
+
+    def __init__(self, folder, first):
+        super().__init__()
+        self.folder, self.first = folder, first
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch < self.first:
+            return
+        os.makedirs(self.folder, exist_ok=True)
+        tmp = os.path.join(self.folder, f".tmp{os.getpid()}.weights.h5")   # Keras wants the suffix
+        self.model.save_weights(tmp)
+        os.replace(tmp, os.path.join(self.folder, f"epoch_{epoch + 1:03d}.weights.h5"))
 
 
 # Reduce-on-plateau as the best published single FER2013 CNN ran it (Khaireddin & Chen 2021: SGD with
@@ -174,7 +203,12 @@ def plateau_schedule(lr, log, monitor):
     return schedule
 
 
-LAST_WEIGHTS, BEST = "last.weights.h5", "best.keras"
+LAST_WEIGHTS, BEST, AVERAGED = "last.weights.h5", "best.keras", "averaged"
+
+
+def first_averaged_epoch(epochs, fraction):
+    """The first (0-based) of the last `fraction` of the epochs, at least one epoch averaged."""
+    return epochs - max(1, round(epochs * fraction))
 
 
 def training_callbacks(batches, resume_dir, args, epochs, monitor):
@@ -182,13 +216,16 @@ def training_callbacks(batches, resume_dir, args, epochs, monitor):
     backup = os.path.join(resume_dir, "backup")
     resuming = os.path.exists(os.path.join(backup, "latest.weights.h5"))
     ema = [SwapEMAWeights(resuming=resuming)] if args.ema else []
+    first = first_averaged_epoch(epochs, args.swa) if args.swa else None
+    swa = [KeepEpochWeights(os.path.join(resume_dir, AVERAGED), first)] if args.swa else []
     return [
         EpochSeeds(batches, args.seed), Timer(), DropoutWarmup(args.dropout_warmup),
         keras.callbacks.LearningRateScheduler(
             plateau_schedule(args.lr, os.path.join(resume_dir, "history.csv"), monitor)
-            if args.plateau else cosine_schedule(args.lr, epochs)),
+            if args.plateau else cosine_schedule(args.lr, epochs, hold_from=first)),
         keras.callbacks.TerminateOnNaN(),
         *ema,   # before the checkpoints, which then hold the average
+        *swa,   # before the backup: a kill between the two repeats the epoch, which rewrites its file
         # The log before the backup: a kill between the two repeats an epoch
         # in the log (the last copy is kept) instead of losing one.
         keras.callbacks.CSVLogger(os.path.join(resume_dir, "history.csv"), append=True),

@@ -24,18 +24,21 @@ import numpy as np
 
 from ferlib import CLASS_NAMES, cli, tf_setup  # noqa: F401  (tf_setup: before keras, which imports tensorflow)
 from ferlib.batches import Batches, array_batches
-from ferlib.callbacks import BEST, LAST_WEIGHTS, training_callbacks
+from ferlib.callbacks import AVERAGED, BEST, LAST_WEIGHTS, first_averaged_epoch, seed_random_layers, training_callbacks
 from ferlib.data import UserError, load_fer2013
 from ferlib.fused_bn import portable
-from ferlib.losses import SparseSmoothedCrossentropy, label_accuracy
+from ferlib.losses import DistillationLoss, SparseSmoothedCrossentropy, label_accuracy
 from ferlib.machine import distribution, pick_precision
-from ferlib.models import augmentation_summary, mirror_tta, predict_probs
+from ferlib.models import augmentation_summary, ensemble_probs, load_model, mirror_tta, predict_probs
 from ferlib.outputs import (atomic_path, check_writable, figure_paths, finish_record, git_state, load_json, pyplot,
                             save_figure, save_json, write_together)
 from ferlib.words import FIGURE_WORDS, split_word, train_label
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 DRY_RUN_BATCHES, DRY_RUN_VAL = 2, 64   # --dry-run: one epoch of this many batches, this many val images
+# Distillation: the teachers' share of the loss and the temperature of a common strong setting on small
+# image sets (0.9 and 4, as in Tian et al. 2020's CIFAR-100 comparisons); not tuned on FER2013.
+DISTILL, TEMPERATURE = 0.9, 4.0
 
 
 def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, name="cnn", augment=True):
@@ -60,6 +63,21 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, nam
                    help="validate, checkpoint and save an exponential moving average of the weights (Keras' "
                         "optimizer EMA; each step average = MOMENTUM x average + (1 - MOMENTUM) x weights), "
                         "0 = off; 0.999 averages over ~1,000 steps (default: %(default)s)")
+    p.add_argument("--swa", type=float, default=0.0, metavar="FRACTION",
+                   help="stochastic weight averaging: the saved model is the mean of the weights at the end of "
+                        "each of the last FRACTION of the epochs, over which the rate is held at the cosine's "
+                        "value where they start, with batch norm's statistics recomputed on the training set; "
+                        "0 = off, 0.25 = the last quarter (default: %(default)s)")
+    p.add_argument("--teacher", nargs="+", default=None, metavar="MODEL",
+                   help="distil from these saved models (several: their mean, as predict.py's ensemble): the "
+                        "loss mixes the labels' cross-entropy with the match to the teachers' probabilities at "
+                        "--temperature (Hinton et al. 2015). The teachers see each training image and its "
+                        "mirror once, before the first epoch, not the shifted copies the student trains on")
+    p.add_argument("--distill", type=float, default=None, metavar="SHARE",
+                   help="the teachers' share of the loss, 0 to 1 (default with --teacher: 0.9)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="softens the teachers' and the student's probabilities in the teachers' share of the "
+                        "loss (default with --teacher: 4)")
     p.add_argument("--dropout-warmup", type=int, default=5,
                    help="epochs over which dropout rises linearly from 0 to the model's rates; the saved model "
                         "has the full rates (default: %(default)s)")
@@ -110,10 +128,20 @@ def check_args(args):
         (0 <= args.erase <= 1 and (args.augment or not args.erase),
          "--erase takes a share from 0 to 1 and needs --augment"),
         (args.limit is None or args.limit >= 1, "--limit must be at least 1"),
+        (0 <= args.swa < 1, "--swa takes a share of the epochs from 0 (off) up to (not including) 1"),
+        (not args.swa or not (args.plateau or args.ema),
+         "--swa holds the cosine's rate and averages the raw weights: it does not go with --plateau or --ema"),
+        (args.teacher or (args.distill is None and args.temperature is None),
+         "--distill and --temperature set how a student learns from --teacher; give the teacher models"),
+        (args.distill is None or 0 <= args.distill <= 1, "--distill takes a share from 0 to 1"),
+        (args.temperature is None or args.temperature > 0, "--temperature must be above 0"),
     ]
     for ok, message in checks:
         if not ok:
             raise UserError(message)
+    if args.teacher:   # set here, not as argparse defaults: a run without a teacher records them as off
+        args.distill = DISTILL if args.distill is None else args.distill
+        args.temperature = TEMPERATURE if args.temperature is None else args.temperature
     if args.dry_run:   # a smoke test must not overwrite a real model or touch a half-done run
         scratch = tempfile.mkdtemp(prefix="ferkit-dry-run-")
         args.models_dir, args.figures_dir, args.logs_dir = (os.path.join(scratch, d) for d in ("models", "figures",
@@ -178,13 +206,14 @@ def make_optimizer(args):
 
 
 def compile_model(model, args):
-    """Optimizer, loss and accuracy; with mixup, a loss and an accuracy that read soft targets too."""
+    """Optimizer, loss and accuracy; with mixup or a teacher, a loss and an accuracy that read soft targets too."""
     import keras
     soft = args.label_smoothing or args.mixup
-    model.compile(optimizer=make_optimizer(args),
-                  loss=SparseSmoothedCrossentropy(args.label_smoothing) if soft else "sparse_categorical_crossentropy",
-                  metrics=[keras.metrics.MeanMetricWrapper(label_accuracy, name="accuracy")] if args.mixup
-                  else ["accuracy"])
+    loss = (DistillationLoss(args.temperature, args.distill, args.label_smoothing) if args.teacher
+            else SparseSmoothedCrossentropy(args.label_smoothing) if soft else "sparse_categorical_crossentropy")
+    model.compile(optimizer=make_optimizer(args), loss=loss,
+                  metrics=[keras.metrics.MeanMetricWrapper(label_accuracy, name="accuracy")]
+                  if args.mixup or args.teacher else ["accuracy"])
     return model
 
 
@@ -208,7 +237,8 @@ def fit(model, data, args, extra_callbacks=()):
             model.optimizer.build(model.trainable_variables)
         model.load_weights(last)
         return read_history(resume_dir)
-    batches = Batches(data.x_train, data.y_train, args.batch_size, args.seed, args.mixup)
+    teacher = teacher_targets(args, data.x_train) if args.teacher else None
+    batches = Batches(data.x_train, data.y_train, args.batch_size, args.seed, args.mixup, teacher)
     callbacks = training_callbacks(batches, resume_dir, args, epochs, monitor) + list(extra_callbacks)
     model.fit(batches.dataset, shuffle=False, epochs=epochs, callbacks=callbacks,
               validation_data=array_batches(data.x_val, data.y_val) if len(data.y_val) else None,
@@ -219,6 +249,21 @@ def fit(model, data, args, extra_callbacks=()):
                         "is untouched. Try a lower --lr.")
 
     return read_history(resume_dir)
+
+
+def teacher_targets(args, x):
+    """The teachers' probabilities for each training image, softened at --temperature: the mean over the
+    teachers and over the image and its mirror, computed once before training (the student's random
+    shifts are not shown to the teachers: a shift of a few pixels barely moves a CNN's output, and a
+    teacher pass per batch would cost as much as the student's own forward pass, per teacher)."""
+    import time
+    t0 = time.perf_counter()
+    probs = ensemble_probs([load_model(path) for path in args.teacher], x, tta=2)
+    soft = np.log(np.clip(probs, 1e-7, 1)) / args.temperature
+    soft = np.exp(soft - soft.max(1, keepdims=True))
+    print(f"teachers: {len(args.teacher)} model{'s' * (len(args.teacher) > 1)} on {len(x):,} training images and "
+          f"their mirrors in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return (soft / soft.sum(1, keepdims=True)).astype(np.float32)
 
 
 def strategy_of(model):
@@ -254,6 +299,65 @@ def one_run_at_a_time(args):
             raise UserError(f"another run named {args.name!r} is training in {args.models_dir} ({path} is "
                             "locked); wait for it, or pick another --name") from None
         yield
+
+
+def load_result(model, args, history, data):
+    """The run's result into model: with --swa the weight average, else the best validation epoch's weights.
+
+    True if that changed the model (its evaluation must be redone).
+    """
+    if not args.swa:
+        return load_best(model, args, history)
+    average_epochs(model, os.path.join(resume_folder(args), AVERAGED))
+    # Augmentation and dropout draw as in an epoch after the last: the same statistics after a resume.
+    seed_random_layers(model, args.seed, int(history["epoch"].max()))
+    recompute_batch_norm(model, data.x_train, args.batch_size)
+    return True
+
+
+def average_epochs(model, folder):
+    """The model's trainable weights set to their mean over the epochs' files in folder (KeepEpochWeights).
+
+    The rest (batch norm's statistics, the optimizer's state) is the last file's, then recomputed.
+    """
+    import glob
+    files = sorted(glob.glob(os.path.join(folder, "epoch_*.weights.h5")))
+    if not model.optimizer.built:   # a file holds the optimizer's state too, which an unbuilt one skips
+        with strategy_of(model).scope():
+            model.optimizer.build(model.trainable_variables)
+    total = None
+    for path in files:
+        model.load_weights(path)
+        weights = [np.asarray(v.numpy(), np.float64) for v in model.trainable_variables]
+        total = weights if total is None else [t + w for t, w in zip(total, weights)]
+    for v, t in zip(model.trainable_variables, total):
+        v.assign((t / len(files)).astype(v.dtype))
+    print(f"weights averaged over {len(files)} epochs ({', '.join(os.path.basename(f)[6:9] for f in files)})",
+          file=sys.stderr)
+
+
+def recompute_batch_norm(model, x, batch_size):
+    """Batch norm's moving statistics set to the mean over the training batches of each batch's own, the
+    model running as in training (augmentation and dropout on).
+
+    Averaged weights need statistics of their own: the moving averages belong to no one epoch's weights
+    (Izmailov et al. 2018, as torch.optim.swa_utils.update_bn). A momentum of k/(k+1) at batch k makes
+    Keras' moving average the plain mean.
+    """
+    import keras
+    norms = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    if not norms:
+        return
+    momenta = [l.momentum for l in norms]
+    for l in norms:
+        l.moving_mean.assign(np.zeros(l.moving_mean.shape))
+        l.moving_variance.assign(np.zeros(l.moving_variance.shape))
+    for k, start in enumerate(range(0, len(x), batch_size)):
+        for l in norms:
+            l.momentum = k / (k + 1)
+        model(x[start:start + batch_size, :, :, None].astype(np.float32), training=True)
+    for l, m in zip(norms, momenta):
+        l.momentum = m
 
 
 def load_best(model, args, history):
@@ -323,6 +427,9 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
         "train_images_per_second": round(len(data.y_train) * len(train_s) / sum(train_s), 1) if train_s else None,
         "layers": layer_table(saved), "augmentation": augmentation_summary(model), "classes": CLASS_NAMES,
     }
+    if args.swa:
+        epochs = int(history["epoch"].max())
+        record["swa_epochs"] = [first_averaged_epoch(epochs, args.swa) + 1, epochs]   # averaged, 1-based
     if kind == "dnn":
         record["widths"] = [int(l.units) for l in model.layers if l.name.startswith("dense_")]
 

@@ -426,6 +426,93 @@ def test_a_weight_average_run_resumes_exactly_and_saves_the_average(tmp_path):
     assert whole["config"]["ema"] == 0.9 and raw["config"]["ema"] == 0.0
 
 
+class KeepTrainable(keras.callbacks.Callback):
+    """Each epoch's trainable weights at its end, by layer name."""
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append({l.name: [w.numpy().copy() for w in l.trainable_weights]
+                            for l in self.model.layers if l.trainable_weights})
+
+
+def test_weight_averaging_saves_the_mean_of_the_last_epochs_and_resumes_exactly(tmp_path):
+    flags = ("--epochs", "4", "--swa", "0.5")
+    seen = KeepTrainable()
+    whole = train_cnn.main(_args(tmp_path, "whole", *flags), callbacks=[seen])
+    with pytest.raises(Killed):   # after epoch 3, the first averaged one
+        train_cnn.main(_args(tmp_path, "resumed", *flags), callbacks=[KillAfter(2)])
+    resumed = train_cnn.main(_args(tmp_path, "resumed", *flags))
+    assert whole["swa_epochs"] == resumed["swa_epochs"] == [3, 4]
+    saved = keras.saving.load_model(tmp_path / "models" / "whole.keras")
+    for name, (last, before) in ((n, (seen.epochs[3][n], seen.epochs[2][n])) for n in seen.epochs[3]):
+        for w, a, b in zip(saved.get_layer(name).trainable_weights, last, before):
+            np.testing.assert_allclose(w.numpy(), (a + b) / 2, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(seen.epochs[3]["logits"][0], seen.epochs[2]["logits"][0])   # two different epochs
+    # The rate: the cosine up to the averaged epochs, then held where they start.
+    rates = pd.read_csv(tmp_path / "models" / "whole.history.csv")["learning_rate"]
+    np.testing.assert_allclose(rates, [1e-3, 0.5 * 1e-3 * (1 + np.cos(np.pi / 4)), 0.5e-3, 0.5e-3], rtol=1e-5)
+    # The kill fell between two averaged epochs: the resumed run saves the same average, statistics included.
+    again = keras.saving.load_model(tmp_path / "models" / "resumed.keras")
+    for u, v in zip(saved.get_weights(), again.get_weights()):
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
+    assert resumed["evaluation"]["val"]["accuracy"] == pytest.approx(whole["evaluation"]["val"]["accuracy"])
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_batch_norm_statistics_recomputed_are_the_mean_of_each_training_batchs(fused):
+    from ferlib.fused_bn import FusedBatchNormalization
+    from ferlib.train import recompute_batch_norm
+    norm = (FusedBatchNormalization if fused else keras.layers.BatchNormalization)(momentum=0.99)
+    model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Rescaling(1 / 255), norm])
+    x = np.random.default_rng(0).integers(0, 256, (100, 48, 48), dtype=np.uint8)
+    x[:25] //= 4   # batches of different brightness: the first batch's statistics are not the mean's
+    recompute_batch_norm(model, x, batch_size=25)
+    batches = (x / 255).reshape(4, -1)
+    np.testing.assert_allclose(norm.moving_mean.numpy(), [batches.mean()], rtol=1e-4)
+    np.testing.assert_allclose(norm.moving_variance.numpy(), [batches.var(1).mean()], rtol=1e-3)
+    assert norm.momentum == 0.99   # the layer's own momentum back for any later training
+
+
+def test_distillation_loss_is_hintons():
+    from ferlib.losses import DistillationLoss
+    rng = np.random.default_rng(0)
+    softmax = lambda z: np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)
+    student_logits, teacher_logits = rng.normal(size=(5, 7)) * 3, rng.normal(size=(5, 7)) * 3
+    y, T, share = np.array([0, 3, 6, 3, 1]), 4.0, 0.9
+    teacher, student = softmax(teacher_logits / T), softmax(student_logits / T)
+    expected = np.mean((1 - share) * -np.log(softmax(student_logits)[np.arange(5), y])
+                       + share * T ** 2 * (teacher * np.log(teacher / student)).sum(1))
+    y_true = np.concatenate([np.eye(7)[y], teacher], 1).astype("float32")
+    p = softmax(student_logits).astype("float32")
+    assert float(DistillationLoss(T, share)(y_true, p)) == pytest.approx(expected, rel=1e-4)
+    # Labels alone (validation): plain cross-entropy.
+    plain = float(keras.losses.SparseCategoricalCrossentropy()(y, p))
+    assert float(DistillationLoss(T, share)(y, p)) == pytest.approx(plain, rel=1e-5)
+
+
+def test_a_student_learns_what_its_teacher_says_not_the_labels(tmp_path):
+    # A teacher that calls every face the class rarest in the labels; a student with all its loss on the
+    # teacher learns to say that class too, although its file has the true labels. Without a teacher, not.
+    from ferlib.data import load_fer2013
+    x, y = load_fer2013(small_faces_csv(tmp_path)).split("train")
+    rare = int(np.bincount(y[:192], minlength=7).argmin())
+    teacher = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(),
+                                keras.layers.Dense(7, kernel_initializer="zeros",
+                                                   bias_initializer=keras.initializers.Constant(np.eye(7)[rare] * 5)),
+                                keras.layers.Activation("softmax")])
+    teacher.save(tmp_path / "teacher.keras")
+    flags = ("--epochs", "6", "--batch-size", "16", "--weight-decay", "0")
+    student = train_dnn.main(_args(tmp_path, "student", *flags, "--teacher", str(tmp_path / "teacher.keras"),
+                                   "--distill", "1"))
+    alone = train_dnn.main(_args(tmp_path, "alone", *flags))
+    assert student["config"]["temperature"] == 4.0 and alone["config"]["teacher"] is None
+    says_rare = lambda name: np.mean(keras.saving.load_model(tmp_path / "models" / f"{name}.keras").predict(
+        x[:192, ..., None], verbose=0).argmax(1) == rare)
+    assert says_rare("student") > 0.9 and says_rare("alone") < 0.5
+
+
 @pytest.mark.parametrize("flags,words", [(["--lr", "-1"], "--lr must be above 0"),
                                          (["--weight-decay", "-1"], "--weight-decay must be 0 or more"),
                                          (["--label-smoothing", "5"], "--label-smoothing takes a share"),
@@ -433,7 +520,11 @@ def test_a_weight_average_run_resumes_exactly_and_saves_the_average(tmp_path):
                                          (["--limit", "-1"], "--limit must be at least 1"),
                                          (["--dropout", "1.5"], "--dropout takes a rate"),
                                          (["--depth", "0"], "--depth must be at least 1"),
-                                         (["--ema", "1"], "--ema takes a momentum")])
+                                         (["--ema", "1"], "--ema takes a momentum"),
+                                         (["--swa", "1"], "--swa takes a share"),
+                                         (["--swa", "0.25", "--plateau"], "does not go with --plateau"),
+                                         (["--temperature", "2"], "give the teacher models"),
+                                         (["--teacher", "t.keras", "--distill", "2"], "--distill takes a share")])
 def test_flags_out_of_range_are_refused_before_anything_runs(tmp_path, flags, words):
     with pytest.raises(UserError, match=re.escape(words)):
         train_dnn.main(_args(tmp_path, "dnn") + flags)
