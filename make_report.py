@@ -105,12 +105,16 @@ TEXT = {
                        "dense weight is tied to one pixel.",
         "others": "The two runs differ in their layers and also in these settings: {what}; so this gap is attributed "
                     "to convolution only as far as those settings do not matter.",
-        "fit_or_general": "Where this gap comes from: the DNN trained with the CNN's recipe scores {fit:.1f} points "
-                            "{fit_dir} the CNN on its clean training images (95% interval {flo:.1f} to {fhi:.1f}), and "
-                            "its training accuracy lies {sg:.1f} points {sdir} its {val} accuracy, the CNN's {cg:.1f} "
-                            "points {cdir} (the DNN's drop minus the CNN's: {gen:+.1f} points, 95% interval {glo:+.1f} "
-                            "to {ghi:+.1f}); ",
-        "mostly_fit": "so the DNN mostly fits the faces worse, rather than generalising worse.",
+        "fit_or_general": "Where this gap comes from: on the clean training images, the DNN trained with the CNN's "
+                            "recipe scores {fit:.1f} points {fit_dir} the CNN (95% interval of the difference, "
+                            "unpaired: {flo:.1f} to {fhi:.1f} points). Its training accuracy is {sg:.1f} points {sdir} "
+                            "its {val} accuracy, against {cg:.1f} points {cdir} for the CNN (the DNN's "
+                            "training-minus-{val} gap minus the CNN's: {gen:+.1f} points, 95% interval {glo:+.1f} to "
+                            "{ghi:+.1f}); ",
+        "mostly_fit": "so the DNN falls behind mostly because it fits the training faces worse, not because it "
+                      "generalises worse.",
+        "fit_only": "so the DNN falls behind because it fits the training faces worse: its training-minus-{val} gap "
+                    "is smaller than the CNN's, not larger.",
         "mostly_general": "so the DNN mostly generalises worse: it fits its training faces about as well but does worse "
                           "on faces it has not seen.",
         "not_worse": "so the DNN is not worse here.",
@@ -125,8 +129,10 @@ TEXT = {
                     "true class (row) predicted as the column's class.",
         "conf_acc": "On the {split} split ({n} faces) the CNN's accuracy is {acc:.4f} ({acc_tta:.4f} with mirror "
                     "test-time augmentation), macro-F1 {f1:.4f}.",
-        "conf_differs": "Its training run measured {rec:.4f} on the same faces, {k} correct face{s} {dir}: the model "
-                        "computes in {precision}, whose rounding differs between processors and math libraries.",
+        "conf_differs": "The CNN's training run measured {rec:.4f} on the same faces ({right:,} right, {k} {dir} than "
+                        "here); sections 1 and 2 use that number. The model computes in {precision}, and the kernels "
+                        "of another processor or math library, which order their sums and round differently, can "
+                        "tip a borderline face either way.",
         "more": "more", "fewer": "fewer",
         "train_counts": "Training faces per class: {counts}.",
         "conf_pairs": "The most confused pairs (share of the true class predicted as the other): {pairs}.",
@@ -291,11 +297,13 @@ TEXT = {
                           "{lo:.1f} 至 {hi:.1f} 個百分點，以非配對方式計算）。{others}",
         "others_none": "兩次訓練只差在網路架構，因此這個差距歸因於卷積：共享權重無論眉毛或嘴巴出現在哪個位置都能辨認，而全連接層的每個權重只對應一個像素。",
         "others": "除了網路架構之外，兩次訓練還有以下差異：{what}。因此，只有在這些差異不影響結果的前提下，才能把這個差距歸因於卷積。",
-        "fit_or_general": "差距的來源：沿用 CNN 設定的 DNN 在未增強訓練影像上的準確率比 CNN {fit_dir} {fit:.1f} 個百分點"
-                            "（95% 信賴區間 {flo:.1f} 至 {fhi:.1f}）；它的訓練準確率比{val}{sdir} {sg:.1f} 個百分點"
-                            "（CNN 則{cdir} {cg:.1f} 個百分點；DNN 的落差減去 CNN 的落差為 {gen:+.1f} 個百分點，95% 信賴區間 "
-                            "{glo:+.1f} 至 {ghi:+.1f}），",
-        "mostly_fit": "可見 DNN 的問題主要是擬合不足（underfitting），而非泛化能力較差。",
+        "fit_or_general": "這個差距從何而來？在未增強的訓練影像上，沿用 CNN 訓練設定的 DNN 準確率比 CNN {fit_dir} "
+                            "{fit:.1f} 個百分點（差距的 95% 信賴區間為 {flo:.1f} 至 {fhi:.1f} 個百分點，以非配對方式計算）。"
+                            "它的訓練準確率比 {val} 準確率{sdir} {sg:.1f} 個百分點，CNN 則{cdir} {cg:.1f} 個百分點"
+                            "（兩者「訓練減 {val}」的差距相減，DNN 減 CNN 為 {gen:+.1f} 個百分點，95% 信賴區間 "
+                            "{glo:+.1f} 至 {ghi:+.1f} 個百分點），",
+        "mostly_fit": "可見 DNN 落後主要是因為對訓練影像擬合得較差（underfitting），而不是泛化能力較差。",
+        "fit_only": "可見 DNN 落後是因為對訓練影像擬合得較差（underfitting）：它「訓練減 {val}」的差距反而比 CNN 小。",
         "mostly_general": "可見 DNN 主要是泛化能力較差：它對訓練資料擬合得差不多好，但在沒看過的臉上表現較差。",
         "not_worse": "可見在這裡 DNN 並沒有比較差。",
         "compare_own": "使用自身訓練設定的 DNN，{val}準確率為 {dv:.4f}，比 CNN {dir} {gap:.1f} 個百分點；但它除了網路架構之外，與 CNN "
@@ -307,9 +315,10 @@ TEXT = {
         "diff_aug": "有資料增強", "diff_no_dropout": "無 dropout", "list_sep": "、",
         "conf_fig": "CNN 在{split}上依列正規化的混淆矩陣：每格是該列真實類別被預測為該欄類別的比例（%）。",
         "conf_acc": "在{split}（{n} 張）上，CNN 的準確率為 {acc:.4f}（搭配水平翻轉的 TTA 則為 {acc_tta:.4f}），macro-F1 為 {f1:.4f}。",
-        "conf_differs": "訓練時在同一批影像上測得 {rec:.4f}，{dir} {k} 張：模型以 {precision} 運算，"
-                        "而不同處理器與數學函式庫的捨入方式不同。",
-        "more": "多答對", "fewer": "少答對",
+        "conf_differs": "CNN 訓練當時在同一批影像上測得的準確率為 {rec:.4f}（判對 {right:,} 張，比這裡{dir} {k} 張）；"
+                        "第 1、2 節用的是這個數字。模型以 {precision} 運算，換一種處理器或數學函式庫，運算核心累加與捨入的"
+                        "順序就略有不同，足以讓處於分類邊界的個別影像被判成不同類別。",
+        "more": "多", "fewer": "少",
         "train_counts": "訓練資料各類別張數：{counts}。",
         "conf_pairs": "最容易混淆的類別對（真實類別被誤判為另一類別的比例）：{pairs}。",
         "pair": "{true}被判為{pred} {rate:.0%}",
@@ -645,7 +654,8 @@ def comparison(t, lang, cnn, dnn, same, figures_dir, models_dir, out_dir):
         fit, flo, fhi = accuracy_difference(cnn["evaluation"]["train"], same["evaluation"]["train"])
         general, glo, ghi = accuracy_difference([same["evaluation"]["train"], cnn["evaluation"]["val"]],
                                                 [same["evaluation"]["val"], cnn["evaluation"]["train"]])
-        reading = t["mostly_fit" if fit > abs(general) else "mostly_general"] if gap > 0 else t["not_worse"]
+        reading = (t["not_worse"] if gap <= 0 else t["fit_only"].format(val=val) if fit > 0 and ghi < 0
+                   else t["mostly_fit" if fit > abs(general) else "mostly_general"])
         others = recipe_differences(t, same, cnn)
         parts.append(t["compare_same"].format(
             val=val, sv=same["evaluation"]["val"]["accuracy"], cv=cnn["evaluation"]["val"]["accuracy"],
@@ -691,7 +701,7 @@ def confusion_section(t, lang, conf, cnn, out_dir, faces=True):
     more = round((trained - conf["accuracy_plain"]) * conf["n"]) if trained is not None else 0
     if more and len(conf.get("members") or [1]) == 1:
         # The same model and faces on another machine: say why the number moved, not leave two numbers.
-        parts.append(t["conf_differs"].format(rec=trained, k=abs(more), s="s" * (abs(more) > 1),
+        parts.append(t["conf_differs"].format(rec=trained, k=abs(more), right=round(trained * conf["n"]),
                                               dir=t["more" if more > 0 else "fewer"],
                                               precision=cnn.get("precision", "float32")))
     counts = (cnn or {}).get("data", {}).get("class_counts", {}).get("train")

@@ -34,7 +34,7 @@ def test_report_numbers_come_from_the_records_and_links_resolve(analysed, tmp_pa
     assert f"{gap:.1f} points below" in text
     conf = json.loads((trained["models"] / "cnn.confusion.json").read_text())
     assert conf["sentence"] in text and f"{conf['accuracy_plain']:.4f}" in text and conf["split"] == "test"
-    assert "Its training run measured" not in text   # one machine: one number
+    assert "The CNN's training run measured" not in text   # one machine: one number
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(links) >= 8
     for link in links:
@@ -88,8 +88,10 @@ def test_an_accuracy_measured_apart_from_the_training_run_is_reconciled_with_it(
     (models / "cnn.json").write_text(json.dumps(cnn))
     text = make_report.main(["--models-dir", str(models), "--figures-dir", str(analysed["figures"]),
                              "--out", str(tmp_path / "r.md")])
-    assert (f"Its training run measured {cnn['evaluation']['test']['accuracy']:.4f} on the same faces, 2 correct "
-            f"faces more: the model computes in {cnn['precision']}") in text
+    right = round(cnn["evaluation"]["test"]["accuracy"] * conf["n"])
+    assert (f"The CNN's training run measured {cnn['evaluation']['test']['accuracy']:.4f} on the same faces "
+            f"({right:,} right, 2 more than here); sections 1 and 2 use that number. The model computes in "
+            f"{cnn['precision']}") in text
 
 
 def test_both_languages_have_the_same_keys_and_zh_tw_has_no_english_sentence(analysed, tmp_path):
