@@ -332,8 +332,7 @@ def average_epochs(model, folder):
         total = weights if total is None else [t + w for t, w in zip(total, weights)]
     for v, t in zip(model.trainable_variables, total):
         v.assign((t / len(files)).astype(v.dtype))
-    print(f"weights averaged over {len(files)} epochs ({', '.join(os.path.basename(f)[6:9] for f in files)})",
-          file=sys.stderr)
+    print(f"weights averaged over {len(files)} epochs", file=sys.stderr)
 
 
 def recompute_batch_norm(model, x, batch_size):
@@ -345,7 +344,7 @@ def recompute_batch_norm(model, x, batch_size):
     Keras' moving average the plain mean.
     """
     import keras
-    norms = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
     if not norms:
         return
     momenta = [l.momentum for l in norms]
