@@ -6,7 +6,8 @@
     python sweep.py cnn --seed 0 1 2 3 --address auto --gpus-per-trial 1   # on a running Ray cluster
 
 Any flag of train_cnn.py or train_dnn.py may take several values, and the grid
-is their product. Each point is one trial, and a trial is exactly that
+is their product; --teacher's models are one setting, all of them in every
+trial. Each point is one trial, and a trial is exactly that
 trainer's run (the same function, the same outputs): STORAGE/<name>.keras,
 .json, .history.csv, its figures and its TensorBoard logs (logs/<name>/). The
 name is the prefix (--name, default cnn or dnn) followed by the values that
@@ -37,7 +38,8 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 TRAINERS = {"cnn": "train_cnn", "dnn": "train_dnn"}
 OWN_FLAGS = {"--models-dir": "--storage", "--name": "--name (the sweep's prefix)",
              "--restart": "removing STORAGE/<name>.resume of the trial to start over"}
-PATH_FLAGS = ("--data", "--figures-dir", "--logs-dir")
+PATH_FLAGS = ("--data", "--teacher", "--figures-dir", "--logs-dir")
+LIST_FLAGS = ("--teacher",)   # the trainer takes several values as one setting: every trial gets them all
 TABLE_COLUMNS = ("val_accuracy", "val_accuracy_tta", "best_epoch", "wall_seconds")
 
 
@@ -62,7 +64,7 @@ def parse_args(argv=None):
     args.name = args.name or args.kind
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0 or args.max_failures < 0:
         raise UserError("--cpus-per-trial must be above 0, --gpus-per-trial and --max-failures 0 or more")
-    args.storage = os.path.abspath(args.storage)
+    args.storage = os.path.abspath(args.storage)   # Ray's own state goes here; the trials get kit_path(storage)
     args.grid = flag_grid(rest)
     return args
 
@@ -85,21 +87,35 @@ def flag_grid(tokens):
             grid[-1][1].append(token)
     for flag, values in grid:
         if flag in PATH_FLAGS:
-            values[:] = [v if v == "synthetic" else os.path.abspath(v) for v in values]
+            values[:] = [v if v == "synthetic" else kit_path(v) for v in values]
     return grid
+
+
+def kit_path(path):
+    """A path as the trials see it: relative to the kit's folder when inside it, else absolute.
+
+    Every trial runs in the kit's folder (run_trial), so a run record's command reads as the user's
+    own (--data data/fer2013.csv), with no trace of the machine that ran it.
+    """
+    path = os.path.abspath(path)
+    inside = os.path.commonpath([path, ROOT]) == ROOT
+    return os.path.relpath(path, ROOT) if inside else path
 
 
 def trials(args):
     """[(name, trainer argv, {flag: value} of the flags that vary)], one per point of the grid, in order."""
-    varying = [(flag, values) for flag, values in args.grid if len(values) > 1]
+    def choices(flag, values):   # (flag, its tokens) for each value the flag takes in the grid
+        if flag in LIST_FLAGS:
+            return [(flag, tuple(values))]
+        return [(flag, (v,)) for v in values] or [(flag, ())]
+    varying = [flag for flag, values in args.grid if len(values) > 1 and flag not in LIST_FLAGS]
     points = []
-    for combo in itertools.product(*[[(flag, v) for v in values] or [(flag, None)] for flag, values in args.grid]):
-        argv = [t for flag, v in combo for t in ([flag] if v is None else [flag, v])]
-        suffix = "".join(f"_{flag.lstrip('-').replace('-', '_')}{v}" for flag, v in combo
-                         if any(flag == f for f, _ in varying))
+    for combo in itertools.product(*[choices(flag, values) for flag, values in args.grid]):
+        argv = [t for flag, tokens in combo for t in (flag, *tokens)]
+        varied = {flag: tokens[0] for flag, tokens in combo if flag in varying}
+        suffix = "".join(f"_{flag.lstrip('-').replace('-', '_')}{v}" for flag, v in varied.items())
         name = args.name + suffix
-        varied = {flag: v for flag, v in combo if any(flag == f for f, _ in varying)}
-        points.append((name, argv + ["--name", name, "--models-dir", args.storage], varied))
+        points.append((name, argv + ["--name", name, "--models-dir", kit_path(args.storage)], varied))
     if len({n for n, _, _ in points}) < len(points):
         raise UserError("the grid names two trials alike (a flag given twice?); give each flag once")
     return points
@@ -130,6 +146,7 @@ def run_trial(config):
     """One trial in a Ray worker: the trainer's main with the trial's flags, its printout to STORAGE/<name>.log."""
     from ray import tune
     config = config["trial"]
+    os.chdir(ROOT)   # the trials' relative paths are the kit's (kit_path); a cluster's nodes hold it at ROOT
     from ferlib.tf_setup import import_tensorflow
     tf = import_tensorflow()
     threads = max(1, int(config["cpus"]))   # as many compute threads as the trial holds cores
@@ -194,7 +211,7 @@ def run_sweep(args, todo, done_before, callbacks=()):
     import logging
     import ray
     from ray import tune
-    os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"   # the trials' paths are absolute; keep the working folder
+    os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"   # run_trial picks the working folder, not Ray
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")   # the progress lines below instead of Ray's tables
     ray.init(address=args.address, logging_level=logging.ERROR, log_to_driver=False, include_dashboard=False,
              runtime_env={"env_vars": {"PYTHONPATH": ROOT, "RAY_CHDIR_TO_TRIAL_DIR": "0"}})

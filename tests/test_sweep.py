@@ -99,3 +99,16 @@ def test_a_trial_killed_inside_an_epoch_is_retried_and_ends_as_if_never_killed(t
     assert "resuming from" in (tmp_path / "models" / "dnn.log").read_text()
     got = weights(tmp_path / "models" / "dnn.keras")
     assert all(np.array_equal(a, b) for a, b in zip(got, alone(tmp_path, [0], common)[0]))
+
+
+def test_the_grid_varies_flags_of_several_values_and_passes_a_list_flag_whole(tmp_path, monkeypatch):
+    import sweep
+    monkeypatch.chdir(tmp_path)   # paths are read from where the user stands, then given as the kit's own
+    teachers = [os.path.join(ROOT, "pretrained", "a.keras"), os.path.join(ROOT, "pretrained", "b.keras")]
+    args = sweep.parse_args(["cnn", "--seed", "0", "1", "--teacher", *teachers, "--data", "faces.csv",
+                             "--storage", os.path.join(ROOT, "models"), "--name", "kd"])
+    points = sweep.trials(args)
+    assert [name for name, _, _ in points] == ["kd_seed0", "kd_seed1"]
+    assert [varied for _, _, varied in points] == [{"--seed": "0"}, {"--seed": "1"}]
+    assert points[1][1] == ["--seed", "1", "--teacher", "pretrained/a.keras", "pretrained/b.keras",
+                            "--data", str(tmp_path / "faces.csv"), "--name", "kd_seed1", "--models-dir", "models"]
