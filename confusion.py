@@ -32,7 +32,7 @@ from ferlib.data import load_fer2013
 from ferlib.models import ensemble_probs, load_model
 from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
                             save_json, write_together)
-from ferlib.words import CLASS_WORDS, FIGURE_WORDS, class_words, split_word
+from ferlib.words import CLASS_WORDS, FIGURE_WORDS, class_words, spaced, split_word
 
 TOP_PAIRS = 3
 GALLERY_FACES = 6   # per pair: one row of the gallery
@@ -114,7 +114,7 @@ def plot_confused_faces(x, gallery, split, usage, lang, dest, cols=GALLERY_FACES
             ax.imshow(x[i], cmap="gray", vmin=0, vmax=255)
             ax.set_title(w["gallery_label"].format(true=words[pair["true"]], predicted=words[pair["predicted"]],
                                                    probability=prob), fontsize=8, pad=2)
-    fig.suptitle(w["gallery_title"].format(split=split_word(lang, split, usage)))
+    fig.suptitle(spaced(w["gallery_title"].format(split=split_word(lang, split, usage))))
     save_figure(fig, dest)
 
 

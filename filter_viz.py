@@ -53,7 +53,7 @@ from ferlib.models import conv_layers, load_model, predict_probs
 from ferlib.outputs import (PAGE_WIDTH, analysis_paths, check_writable, figure_paths, finish_record, pyplot,
                             save_figure, save_json, write_together)
 from ferlib.regions import REGIONS, face_regions
-from ferlib.words import CLASS_WORDS, FIGURE_WORDS, split_word
+from ferlib.words import CLASS_WORDS, FIGURE_WORDS, spaced, split_word
 
 LAYERS = ["conv2d_3", "conv2d_6", "conv2d_9"]   # the last conv of each block of the reference CNN
 STEP_SIZE = 32.0     # pixels (0-255 scale) per step, after normalising the gradient RMS to 1
@@ -365,9 +365,9 @@ def plot_activations(face, maps, layer, image, lang, dest, cols=8):
         ax = axes.ravel()[k + 1]
         im = ax.imshow(maps[..., k], cmap="viridis", vmin=0, vmax=top)
         ax.set_title(f"#{k}", fontsize=8, pad=2)
-    fig.suptitle(w["activations_title"].format(
+    fig.suptitle(spaced(w["activations_title"].format(
         layer=layer, split=split_word(lang, image["split"], image.get("usage")), index=image["index"],
-        true=words.get(image["true"], w["unlabelled"]), predicted=words[image["predicted"]]))
+        true=words.get(image["true"], w["unlabelled"]), predicted=words[image["predicted"]])))
     fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01, label=w["activation_scale"])
     save_figure(fig, dest)
 

@@ -23,7 +23,7 @@ from ferlib import CLASS_NAMES, UserError, cli
 from ferlib.outputs import atomic_path, figure_languages, load_json, localized, pyplot, save_figure
 from ferlib.report_html import write_html
 from ferlib.synthetic import LABEL_NOISE, planted_pairs
-from ferlib.words import CLASS_WORDS, FIGURE_WORDS, REGION_WORDS, has_dropout, split_word, train_label
+from ferlib.words import CLASS_WORDS, FIGURE_WORDS, REGION_WORDS, has_dropout, spaced, split_word, train_label
 
 CHANCE = 1 / len(CLASS_NAMES)
 ACTIVE = 0.1   # a map counts as active on a face when its strongest cell passes this share of the layer's strongest
@@ -932,6 +932,8 @@ def build_report(models_dir, figures_dir, out, lang="en", collaborators="", face
     if lang != "en" and re.search(rf"\]\([^)]*(?<!\.{re.escape(lang)})\.png\)", "\n".join(doc)):
         doc.insert(2, t["figure_lang"])   # a figure had to be shown in English: say so once, at the top
     text = "\n\n".join(p for p in doc if p) + "\n"
+    if lang == "zh-TW":
+        text = spaced(text)
     with atomic_path(out) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)

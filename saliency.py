@@ -35,7 +35,7 @@ from ferlib.models import conv_layers, load_model, logits_model, predict_probs
 from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
                             save_json, write_together)
 from ferlib.regions import REGIONS, face_regions, follows_faces
-from ferlib.words import FIGURE_WORDS, REGION_WORDS, class_words, split_word
+from ferlib.words import FIGURE_WORDS, REGION_WORDS, class_words, spaced, split_word
 
 METHODS = ("vanilla", "smoothgrad", "gradcam")
 SMOOTH_SAMPLES, SMOOTH_NOISE = 16, 0.15 * 255   # SmoothGrad: copies per face, noise std in pixels
@@ -193,7 +193,7 @@ def plot_class_means(means, mean_face, region_share, method, split, lang, dest):
         ax.set_title(names[c], fontsize=8)
     for ax in axes:
         ax.set_xticks([]), ax.set_yticks([])
-    fig.suptitle(w["mean_title"].format(method=w[f"method_{method}"], split=split))
+    fig.suptitle(spaced(w["mean_title"].format(method=w[f"method_{method}"], split=split)))
     if any(m is not None for m in means):
         fig.colorbar(im, ax=axes[1:].tolist(), fraction=0.03, pad=0.01, label=w["mean_saliency"])
     save_figure(fig, dest)

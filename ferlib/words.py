@@ -5,6 +5,8 @@ outputs.figure_paths), so its labels live here rather than in the scripts.
 Both languages have the same keys; {} fields are filled by the plots.
 """
 
+import re
+
 from ferlib import CLASS_NAMES
 
 LANGUAGES = ("en", "zh-TW")
@@ -22,6 +24,16 @@ USAGE_WORDS = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 def split_word(lang, split, usage=False):
     """A split's name in lang: FER2013's own (PublicTest...) when the data came with a Usage column."""
     return USAGE_WORDS[split] if usage and split in USAGE_WORDS else SPLIT_WORDS[lang][split]
+
+
+# Chinese beside a Latin word or a number takes a space (在 PublicTest 上), as the templates write it; a
+# split's name (PublicTest) comes from the data and would otherwise touch the characters around it.
+HAN_LATIN = re.compile(r"(?<=[\u4e00-\u9fff])(?=[A-Za-z0-9])|(?<=[A-Za-z0-9])(?=[\u4e00-\u9fff])")
+
+
+def spaced(text):
+    """text with a space wherever a Chinese character touches a Latin letter or a digit."""
+    return HAN_LATIN.sub(" ", text)
 
 
 FIGURE_WORDS = {

@@ -78,6 +78,24 @@ def test_a_model_that_did_not_learn_is_reported_as_such_and_no_conclusion_is_dra
     assert "**DNN 沒有學起來：**" in zh and "差距來自卷積本身" not in zh
 
 
+def test_zh_tw_sets_fer2013s_split_names_apart_from_the_chinese_around_them(analysed, tmp_path):
+    # Records of a file with a Usage column: the splits are named PublicTest etc. inside Chinese sentences.
+    models = tmp_path / "models"
+    shutil.copytree(analysed["models"], models)
+    for path in models.glob("*.json"):
+        record = json.loads(path.read_text())
+        if isinstance(record.get("data"), dict):
+            record["data"]["usage"] = True
+        for part in [record] + record.get("images", []):   # the analyses' records and their faces
+            if "split" in part:
+                part["usage"] = True
+        path.write_text(json.dumps(record))
+    text = make_report.main(["--models-dir", str(models), "--figures-dir", str(analysed["figures"]),
+                             "--out", str(tmp_path / "zh.md"), "--lang", "zh-TW"])
+    assert "PublicTest" in text and "在 PrivateTest（" in text
+    assert not re.search(r"[\u4e00-\u9fff][A-Za-z0-9]|[A-Za-z0-9][\u4e00-\u9fff]", text)
+
+
 def test_an_accuracy_measured_apart_from_the_training_run_is_reconciled_with_it(analysed, tmp_path):
     # The training run measured on another machine, whose bfloat16 rounding gave two more faces right.
     models = tmp_path / "models"
