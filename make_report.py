@@ -254,7 +254,7 @@ TEXT = {
         "collaborators": "**合作者：** {names}",
         "source": "*數字取自 `{files}`；這些數字產生時的 commit 為 {commit}{dirty}。*",
         "dirty": "，當時另有尚未 commit 的修改",
-        "sources": "*數字取自{each}。*", "source_each": "`{file}`（commit {commit}{dirty}）",
+        "sources": "*數字取自 {each}。*", "source_each": "`{file}`（commit {commit}{dirty}）",
         "prov": "資料來源與執行紀錄",
         "missing": "尚未執行。請執行：`{cmd}`",
         "layer": "層", "type": "類型", "shape": "輸出形狀", "params": "參數量", "detail": "說明",
