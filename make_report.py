@@ -183,7 +183,7 @@ TEXT = {
                            "bootstrap interval); a negative drop means that hiding the region raises the probability. A larger drop "
                            "means that, pixel for pixel, the model needs that region more.",
         "what_it_uses": "What the CNN uses, in plain words: a region is named only where its saliency interval lies "
-                          "above {clears:.2f} (bold above) and hiding it lowers the true class's probability (interval above 0), "
+                          "above {clears:.2f} (bold in the saliency-ratio table) and hiding it lowers the true class's probability (interval above 0), "
                           "the largest drop per pixel first.",
         "all_classes": "all classes", "all_classes_who": "All classes",
         "region_who": "**{who}** ({n} faces): ",
@@ -296,7 +296,7 @@ TEXT = {
         "compare_same": "沿用 CNN 訓練設定的 DNN，{val}準確率為 {sv:.4f}，比 CNN 的 {cv:.4f} {dir} {gap:.1f} 個百分點（差距的 95% 信賴區間為 "
                           "{lo:.1f} 至 {hi:.1f} 個百分點，以非配對方式計算）。{others}",
         "others_none": "兩次訓練只差在網路架構，因此這個差距歸因於卷積：共享權重無論眉毛或嘴巴出現在哪個位置都能辨認，而全連接層的每個權重只對應一個像素。",
-        "others": "除了網路架構之外，兩次訓練還有以下差異：{what}。因此，只有在這些差異不影響結果的前提下，才能把這個差距歸因於卷積。",
+        "others": "除了網路架構之外，DNN 的訓練設定與 CNN 還有以下差異：{what}。因此，只有在這些差異不影響結果的前提下，才能把這個差距歸因於卷積。",
         "fit_or_general": "這個差距從何而來？在未增強的訓練影像上，沿用 CNN 訓練設定的 DNN 準確率比 CNN {fit_dir} "
                             "{fit:.1f} 個百分點（差距的 95% 信賴區間為 {flo:.1f} 至 {fhi:.1f} 個百分點，以非配對方式計算）。"
                             "它的訓練準確率比 {val} 準確率{sdir} {sg:.1f} 個百分點，CNN 則{cdir} {cg:.1f} 個百分點"
@@ -312,12 +312,12 @@ TEXT = {
         "diff_epochs": "{n} 個 epoch（CNN 為 {m} 個）", "diff_optimizer": "最佳化方法（{opt}）",
         "diff_rate": "batch size {bs}、學習率 {lr}（CNN 為 batch size {cbs}、學習率 {clr}）",
         "diff_wd": "weight decay {wd}（CNN 為 {cwd}）", "diff_aug_none": "無資料增強",
-        "diff_aug": "有資料增強", "diff_no_dropout": "無 dropout", "list_sep": "、",
+        "diff_aug": "有資料增強", "diff_no_dropout": "無 dropout（CNN 有）", "list_sep": "、",
         "conf_fig": "CNN 在{split}上依列正規化的混淆矩陣：每格是該列真實類別被預測為該欄類別的比例（%）。",
-        "conf_acc": "在{split}（{n} 張）上，CNN 的準確率為 {acc:.4f}（搭配水平翻轉的 TTA 則為 {acc_tta:.4f}），macro-F1 為 {f1:.4f}。",
-        "conf_differs": "CNN 訓練當時在同一批影像上測得的準確率為 {rec:.4f}（判對 {right:,} 張，比這裡{dir} {k} 張）；"
-                        "第 1、2 節用的是這個數字。模型以 {precision} 運算，換一種處理器或數學函式庫，運算核心累加與捨入的"
-                        "順序就略有不同，足以讓處於分類邊界的個別影像被判成不同類別。",
+        "conf_acc": "在{split}（{n} 張）上，CNN 的準確率為 {acc:.4f}（搭配水平翻轉的測試時資料增強（TTA）則為 {acc_tta:.4f}），macro-F1 為 {f1:.4f}。",
+        "conf_differs": "訓練 CNN 時在同一批影像上測得的準確率為 {rec:.4f}（判對 {right:,} 張，比這裡{dir} {k} 張）；"
+                        "第 1、2 節用的是這個數字。模型以 {precision} 運算，換用不同的處理器或數學函式庫時，底層 kernel 的"
+                        "加總順序與捨入方式會略有不同，足以讓位在分類邊界上的個別影像被判成另一類。",
         "more": "多", "fewer": "少",
         "train_counts": "訓練資料各類別張數：{counts}。",
         "conf_pairs": "最容易混淆的類別對（真實類別被誤判為另一類別的比例）：{pairs}。",
@@ -353,11 +353,11 @@ TEXT = {
                          "就標粗體，即使是與臉部內容無關的圖，也可能純屬偶然而有某個區域被標出。",
         "occlusion_how": "因果檢查（遮蔽實驗）：將每張臉的某個區域換成{split}平均臉在同一區域的像素（以下簡稱「遮住」）。下表列出真實類別機率的下降量，以該區域每 100 個像素計，中括號內為 95% "
                            "bootstrap 信賴區間；負值表示遮住後機率反而上升。下降越多，表示以單位像素而言，模型越依賴這個區域。",
-        "what_it_uses": "簡單來說，CNN 依賴哪些區域：只有當顯著度比值的信賴區間下界高於 {clears:.2f}（即上表粗體），且遮住後機率下降量的信賴區間高於 0 "
+        "what_it_uses": "簡單來說，CNN 依賴哪些區域：只有當顯著度比值的信賴區間下界高於 {clears:.2f}（即顯著度比值表中的粗體），且遮住後機率下降量的信賴區間下界高於 0 "
                           "時，才列出該區域，並依每像素下降幅度由大到小排列。",
         "all_classes": "所有類別", "all_classes_who": "所有類別",
         "region_who": "**{who}**（{n} 張臉）：",
-        "region_none": "沒有特別突出的區域：沒有任何區域既比與內容無關的基準分到更多顯著度，遮住後又會讓真實類別的機率下降",
+        "region_none": "沒有特別突出的區域：沒有任何區域同時符合「顯著度高於與內容無關的基準」與「遮住後真實類別機率下降」兩個條件",
         "region_uses": "模型依賴",
         "region_named": "{region}（顯著度為基準的 {ratio:.2f} 倍，95% 信賴區間 {lo:.2f} 至 {hi:.2f}；遮住後真實類別機率每 100 個像素下降 "
                           "{drop:.3f}，95% 信賴區間 {dlo:.3f} 至 {dhi:.3f}）",
@@ -372,7 +372,7 @@ TEXT = {
         "filters_fig": "使各濾波器反應最強的輸入影像，由灰色雜訊出發、經 {steps} 步梯度上升求得。取三個區塊各自的最後一層卷積並排呈現，每層列出反應最強的 {n} "
                          "個濾波器，由強到弱排列。每格標出濾波器編號與自動分類結果：S 為條紋（h 水平、v 垂直、d 斜向），L 為格點，B 為斑點；數字為週期（像素）。",
         "patterns_check": "我們依每張圖的二維頻譜，將其分為條紋（只有單一方向的週期波）、格點（兩個以上方向的週期波）或斑點（沒有重複出現的週期結構）。每次執行都會以 {n} "
-                            "張已知類型的圖（各種方向與週期的條紋、點狀格點、斑點）驗證這個分類方法，準確率為 {right:.0%}。這項驗證只涵蓋乾淨的圖樣：混合多種類型的圖（例如少數幾個重複的斑點）會依其最強的波來判讀。",
+                            "張已知類型的圖（各種方向與週期的條紋、點狀格點、斑點）驗證這個分類方法，準確率為 {right:.0%}。這項驗證只涵蓋乾淨的圖樣：混合多種類型的圖（例如少數幾個重複出現的小圓點）會依其最強的波來判讀。",
         "filters_header": ["層", "感受野（像素）", "有反應的濾波器", "條紋（水平／垂直／斜向）", "格點", "斑點", "無反應",
                            "週期中位數"],
         "period_cell": "{px:.1f} 像素（感受野的 {share:.0%}）",
@@ -559,6 +559,12 @@ def model_section(t, lang, rec, figures_dir, out_dir, arch_line):
             accuracy_table(t, rec, lang)]
 
 
+def curve_label(lang, key, kind, what):
+    """A legend entry: "CNN PublicTest", "CNN 訓練", but "DNN（自身訓練設定）PublicTest", since a full-width bracket
+    carries its own space."""
+    return FIGURE_WORDS[lang][key].format(kind=kind, val=what, train=what).replace("） ", "）")
+
+
 def plot_comparison(runs, models_dir, val, lang, dest):
     """Each run's validation accuracy per epoch (and its training accuracy, dotted), with chance and majority."""
     import pandas as pd
@@ -569,9 +575,9 @@ def plot_comparison(runs, models_dir, val, lang, dest):
         path = os.path.join(models_dir, f"{rec['name']}.history.csv")
         if os.path.exists(path):
             h = pd.read_csv(path)
-            ax.plot(h["epoch"], h["val_accuracy"], color=f"C{k}", label=w["model_validation"].format(kind=name, val=val))
             train = train_label(lang, rec)
-            ax.plot(h["epoch"], h["accuracy"], color=f"C{k}", ls=":", label=w["model_train"].format(kind=name, train=train))
+            ax.plot(h["epoch"], h["val_accuracy"], color=f"C{k}", label=curve_label(lang, "model_validation", name, val))
+            ax.plot(h["epoch"], h["accuracy"], color=f"C{k}", ls=":", label=curve_label(lang, "model_train", name, train))
     ax.axhline(CHANCE, color="gray", ls="--", lw=0.8, label=w["chance"])
     majority = majority_share(runs[0][0])
     if majority:

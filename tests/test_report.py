@@ -183,6 +183,20 @@ def test_recipe_sentence_states_the_runs_own_recipe():
     assert "使用 Adam，學習率最高 0.01" in text and "資料增強：無" in text and "dropout" not in text
 
 
+def test_a_dnn_without_dropout_is_said_to_lack_what_the_cnn_has_and_legends_space_latin_words():
+    cnn = {"epochs": 100, "augmentation": "mirror", "layers": [["dropout_1", "Dropout", "7", 0, "rate 0.5"]],
+           "config": {"batch_size": 128, "lr": 0.001, "optimizer": "adam", "weight_decay": 0.3}}
+    dnn = {**cnn, "layers": [["dense_1", "Dense", "628", 1447540, "relu"]]}
+    assert make_report.recipe_differences(make_report.TEXT["en"], dnn, cnn) == "no dropout (the CNN has it)"
+    assert make_report.recipe_differences(make_report.TEXT["zh-TW"], dnn, cnn) == "無 dropout（CNN 有）"
+    assert make_report.recipe_differences(make_report.TEXT["zh-TW"], cnn, cnn) == ""
+    label = make_report.curve_label
+    assert label("zh-TW", "model_validation", "CNN", "PublicTest") == "CNN PublicTest"
+    assert label("zh-TW", "model_train", "CNN", "訓練（資料增強）") == "CNN 訓練（資料增強）"
+    assert label("zh-TW", "model_validation", "DNN（自身訓練設定）", "PublicTest") == "DNN（自身訓練設定）PublicTest"
+    assert label("en", "model_validation", "DNN (own recipe)", "PublicTest") == "DNN (own recipe) PublicTest"
+
+
 def test_a_model_that_confuses_nothing_is_reported_as_such_not_as_zero_percent_pairs(tmp_path):
     y = np.repeat(np.arange(7), 3)
     perfect = {**confusion.confusion_report(y, y), "figure": str(tmp_path / "c.png"), "split": "val", "n": len(y),
