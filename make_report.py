@@ -314,7 +314,7 @@ TEXT = {
         "diff_wd": "weight decay {wd}（CNN 為 {cwd}）", "diff_aug_none": "無資料增強",
         "diff_aug": "有資料增強", "diff_no_dropout": "無 dropout（CNN 有）", "list_sep": "、",
         "conf_fig": "CNN 在{split}上依列正規化的混淆矩陣：每格是該列真實類別被預測為該欄類別的比例（%）。",
-        "conf_acc": "在{split}（{n} 張）上，CNN 的準確率為 {acc:.4f}（搭配水平翻轉的測試時資料增強（TTA）則為 {acc_tta:.4f}），macro-F1 為 {f1:.4f}。",
+        "conf_acc": "在{split}（{n} 張）上，CNN 的準確率為 {acc:.4f}（加上水平翻轉的測試時增強，即 TTA，則為 {acc_tta:.4f}），macro-F1 為 {f1:.4f}。",
         "conf_differs": "訓練 CNN 時在同一批影像上測得的準確率為 {rec:.4f}（判對 {right:,} 張，比這裡{dir} {k} 張）；"
                         "第 1、2 節用的是這個數字。模型以 {precision} 運算，換用不同的處理器或數學函式庫時，底層 kernel 的"
                         "加總順序與捨入方式會略有不同，足以讓位在分類邊界上的個別影像被判成另一類。",
