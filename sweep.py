@@ -30,6 +30,7 @@ STORAGE/sweep_<prefix>.md and .csv.
 import argparse
 import itertools
 import os
+import re
 import sys
 
 from ferlib import UserError, cli
@@ -113,12 +114,21 @@ def trials(args):
     for combo in itertools.product(*[choices(flag, values) for flag, values in args.grid]):
         argv = [t for flag, tokens in combo for t in (flag, *tokens)]
         varied = {flag: tokens[0] for flag, tokens in combo if flag in varying}
-        suffix = "".join(f"_{flag.lstrip('-').replace('-', '_')}{v}" for flag, v in varied.items())
+        suffix = "".join(f"_{flag.lstrip('-').replace('-', '_')}{name_part(flag, v)}" for flag, v in varied.items())
         name = args.name + suffix
         points.append((name, argv + ["--name", name, "--models-dir", kit_path(args.storage)], varied))
     if len({n for n, _, _ in points}) < len(points):
-        raise UserError("the grid names two trials alike (a flag given twice?); give each flag once")
+        raise UserError("the grid names two trials alike (a flag given twice, or two files of one name?); "
+                        "give each flag once, and files of different names")
     return points
+
+
+def name_part(flag, value):
+    """A flag's value as a trial's name shows it: a path by its file's name alone (data/a.csv.gz -> a), since a
+    name is one file name under the storage folder."""
+    if flag in PATH_FLAGS:
+        value = os.path.basename(value.rstrip("/")).split(".")[0]
+    return re.sub(r"[^\w.+-]", "-", value)
 
 
 def finished_record(trainer, name, argv, storage):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, script_command, small_faces_csv
+from ferlib import UserError
 
 pytestmark = pytest.mark.xdist_group("ray")   # one cluster at a time: each node holds one of the two cores
 
@@ -112,3 +113,7 @@ def test_the_grid_varies_flags_of_several_values_and_passes_a_list_flag_whole(tm
     assert [varied for _, _, varied in points] == [{"--seed": "0"}, {"--seed": "1"}]
     assert points[1][1] == ["--seed", "1", "--teacher", "pretrained/a.keras", "pretrained/b.keras",
                             "--data", str(tmp_path / "faces.csv"), "--name", "kd_seed1", "--models-dir", "models"]
+    files = sweep.trials(sweep.parse_args(["dnn", "--data", "faces/a.csv", "other/b.csv.gz", "--name", "d"]))
+    assert [name for name, _, _ in files] == ["d_dataa", "d_datab"]   # a file's name, not its folders
+    with pytest.raises(UserError):   # two files of one name would write one trial's outputs twice
+        sweep.trials(sweep.parse_args(["dnn", "--data", "faces/a.csv", "other/a.csv", "--name", "d"]))
