@@ -299,11 +299,11 @@ TEXT = {
         "others": "除了網路架構之外，DNN 的訓練設定與 CNN 還有以下差異：{what}。因此，只有在這些差異不影響結果的前提下，才能把這個差距歸因於卷積。",
         "fit_or_general": "這個差距從何而來？在未增強的訓練影像上，沿用 CNN 訓練設定的 DNN 準確率比 CNN {fit_dir} "
                             "{fit:.1f} 個百分點（差距的 95% 信賴區間為 {flo:.1f} 至 {fhi:.1f} 個百分點，以非配對方式計算）。"
-                            "它的訓練準確率比 {val} 準確率{sdir} {sg:.1f} 個百分點，CNN 則{cdir} {cg:.1f} 個百分點"
-                            "（兩者「訓練減 {val}」的差距相減，DNN 減 CNN 為 {gen:+.1f} 個百分點，95% 信賴區間 "
+                            "它的訓練準確率比{val}準確率{sdir} {sg:.1f} 個百分點，CNN 則{cdir} {cg:.1f} 個百分點"
+                            "（兩者「訓練減{val}」的差距相減，DNN 減 CNN 為 {gen:+.1f} 個百分點，95% 信賴區間 "
                             "{glo:+.1f} 至 {ghi:+.1f} 個百分點），",
         "mostly_fit": "可見 DNN 落後主要是因為對訓練影像擬合得較差（underfitting），而不是泛化能力較差。",
-        "fit_only": "可見 DNN 落後是因為對訓練影像擬合得較差（underfitting）：它「訓練減 {val}」的差距反而比 CNN 小。",
+        "fit_only": "可見 DNN 落後是因為對訓練影像擬合得較差（underfitting）：它「訓練減{val}」的差距反而比 CNN 小。",
         "mostly_general": "可見 DNN 主要是泛化能力較差：它對訓練資料擬合得差不多好，但在沒看過的臉上表現較差。",
         "not_worse": "可見在這裡 DNN 並沒有比較差。",
         "compare_own": "使用自身訓練設定的 DNN，{val}準確率為 {dv:.4f}，比 CNN {dir} {gap:.1f} 個百分點；但它除了網路架構之外，與 CNN "
