@@ -153,3 +153,30 @@ def test_test_time_views_average_the_shifted_and_mirrored_faces():
     expected = np.mean([predict_probs(model, np.ascontiguousarray(v)) for v in views], axis=0)
     np.testing.assert_allclose(predict_probs(model, faces, tta=10), expected, rtol=1e-5, atol=1e-7)
     assert not np.allclose(predict_probs(model, faces, tta=10), predict_probs(model, faces, tta=2))
+
+
+def test_a_compact_copy_computes_in_float32_from_float16_values_in_a_deflated_file(tmp_path):
+    import keras
+    from ferlib.models import float32_copy, load_model, predict_probs, save_deflated
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")   # as the kit trains on a CPU with bf16
+    try:
+        model = build_cnn(augment=False)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    plain, compact = tmp_path / "plain.keras", tmp_path / "compact.keras"
+    model.save(plain)
+    save_deflated(float32_copy(model, half_weights=True), str(compact))
+    assert compact.stat().st_size < 0.6 * plain.stat().st_size
+    loaded = keras.saving.load_model(compact, compile=False, safe_mode=True)
+    assert {l.dtype_policy.name for l in loaded.layers} == {"float32"}
+    assert model.get_layer("conv2d_1").dtype_policy.name == "mixed_bfloat16"   # the original is left alone
+    rounded = 0
+    for w, v in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(v, w.astype(np.float16).astype(np.float32))
+        rounded += int(np.sum(v != w))
+    assert rounded > 0.9 * model.count_params() - 2_000   # the kernels' random values all moved (BN's 1s and 0s not)
+    np.testing.assert_array_equal(float32_copy(model).get_weights()[0], model.get_weights()[0])
+    # The same faces get the same probabilities up to float16's rounding of the weights.
+    x = np.random.default_rng(0).integers(0, 256, (32, 48, 48), dtype=np.uint8)
+    np.testing.assert_allclose(predict_probs(load_model(str(compact)), x), predict_probs(float32_copy(model), x),
+                               atol=2e-3)

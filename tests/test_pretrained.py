@@ -45,3 +45,30 @@ def test_ensemble_members_load_safely_and_are_the_reference_cnn(path):
     record = json.load(open(path.replace(".keras", ".json")))
     assert record["kind"] == "cnn" and record["data"]["rows"]["val"] == 3589
     assert os.path.exists(path.replace(".keras", ".history.csv"))
+
+
+def _compact_script():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("compact", os.path.join(PRETRAINED, "compact.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compact_copies_only_a_model_that_keeps_its_labels_and_records_how(tmp_path, monkeypatch, capsys):
+    compact = _compact_script()
+    model = build_cnn(augment=False)
+    src, dest = tmp_path / "m.keras", tmp_path / "out" / "m_small.keras"
+    model.save(src)
+    json.dump({"name": "m", "kind": "cnn"}, open(tmp_path / "m.json", "w"))
+    compact.main([str(src), str(dest), "--data", "synthetic"])
+    assert "val labels (both in float32)" in capsys.readouterr().out
+    record = json.load(open(tmp_path / "out" / "m_small.json"))
+    assert record["name"] == "m" and record["stored"]["compute"] == "float32"
+    assert 0.999 <= record["stored"]["labels_equal_to_float32_original"] <= 1
+    assert keras.saving.load_model(dest, safe_mode=True).count_params() == 1_696_583
+    # A copy that would change too many labels is not written.
+    monkeypatch.setattr(compact, "MIN_AGREEMENT", 1.01)
+    with pytest.raises(compact.UserError, match="under 101.0%; not written"):
+        compact.main([str(src), str(tmp_path / "refused.keras"), "--data", "synthetic"])
+    assert not (tmp_path / "refused.keras").exists()
