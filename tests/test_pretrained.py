@@ -45,6 +45,11 @@ def test_ensemble_members_load_safely_and_are_the_reference_cnn(path):
     record = json.load(open(path.replace(".keras", ".json")))
     assert record["kind"] == "cnn" and record["data"]["rows"]["val"] == 3589
     assert os.path.exists(path.replace(".keras", ".history.csv"))
+    if "stored" in record:   # a compact copy (pretrained/compact.py): float32 compute, float16 values
+        assert {l.dtype_policy.name for l in model.layers} == {"float32"}
+        assert all(np.array_equal(w, w.astype(np.float16).astype(w.dtype)) for w in model.get_weights()
+                   if w.dtype == np.float32)
+        assert record["stored"]["labels_equal_to_float32_original"] >= 0.999
 
 
 def _compact_script():
