@@ -81,7 +81,7 @@ TEXT = {
         "acc_no_test": "This data has no test split apart from {val}, so every held-out number here was also used to "
                        "choose.",
         "train_below_val": "The clean training accuracy lies {d:.1f} points below the {val} accuracy, inside the "
-                           "{val} accuracy's 95% interval [{lo:.3f}, {hi:.3f}]: {n} {val} faces are too few to tell "
+                           "{val} accuracy's 95% interval [{lo:.3f}, {hi:.3f}]: {n:,} {val} faces are too few to tell "
                            "the two apart (and the best epoch was chosen on {val}).",
         "dnn_arch": "Flatten, then dense layers of {widths} units (ReLU), then a 7-way softmax.",
         "compare_fig": "{val} accuracy per epoch of the CNN and the DNNs (training accuracy dotted), with chance (1/7) "
@@ -127,7 +127,7 @@ TEXT = {
         "diff_aug": "augmentation", "diff_no_dropout": "no dropout (the CNN has it)", "list_sep": ", ",
         "conf_fig": "Row-normalised confusion matrix of the CNN on the {split} split: each cell is the share (%) of the "
                     "true class (row) predicted as the column's class.",
-        "conf_acc": "On the {split} split ({n} faces) the CNN's accuracy is {acc:.4f} ({acc_tta:.4f} with mirror "
+        "conf_acc": "On the {split} split ({n:,} faces) the CNN's accuracy is {acc:.4f} ({acc_tta:.4f} with mirror "
                     "test-time augmentation), macro-F1 {f1:.4f}.",
         "conf_differs": "The CNN's training run measured {rec:.4f} on the same faces ({right:,} right, {k} {dir} than "
                         "here); sections 1 and 2 use that number. The model computes in {precision}, and the kernels "
@@ -145,7 +145,7 @@ TEXT = {
         "planted": "On these built-in faces the confusions are planted: the generator blends each face towards its "
                      "partner class by a random weight up to a maximum ({blends}; Fear's partner is one of two, Happy has "
                      "none), and {noise:.0%} of the labels are flipped to the partner ({happy}'s to any other class). So the "
-                     "question is whether the model's errors follow these pairs: {share:.0%} of its {n} errors fall on them, "
+                     "question is whether the model's errors follow these pairs: {share:.0%} of its {n:,} errors fall on them, "
                      "against {expected:.0%} if each class's errors were spread evenly over the other six classes.",
         "planted_pair": "{c} towards {p} up to {blend:.2f}",
         "conf_none": "No face of the {split} split is misclassified: every class has recall 1.00.",
@@ -166,7 +166,7 @@ TEXT = {
                             "its pose; an outline encloses where a part lies in at least half as many faces as at its most common "
                             "place)",
         "regions_fixed": "(fixed boxes on the aligned crop)",
-        "regions_how": "How strongly each region draws the gradient map of the true class's score, over all {n} faces of "
+        "regions_how": "How strongly each region draws the gradient map of the true class's score, over all {n:,} faces of "
                        "the {split} split: its saliency per pixel over the map's mean per pixel, divided by the same "
                        "ratio for the largest of three content-free baselines on the same faces and regions: a centred "
                        "Gaussian map (sigma {sigma} px), a flat map with a dark {border}-px border, and the maps of the "
@@ -186,7 +186,7 @@ TEXT = {
                           "above {clears:.2f} (bold in the saliency-ratio table) and hiding it lowers the true class's probability (interval above 0), "
                           "the largest drop per pixel first.",
         "all_classes": "all classes", "all_classes_who": "All classes",
-        "region_who": "**{who}** ({n} faces): ",
+        "region_who": "**{who}** ({n:,} faces): ",
         "region_none": "no region stands out: none both draws more saliency than the content-free baselines and "
                          "lowers the true class's probability when hidden",
         "region_uses": "it uses ",
@@ -281,7 +281,7 @@ TEXT = {
         "acc_test": "{test}沒有參與任何模型選擇，因此其準確率沒有這種偏差。",
         "acc_no_test": "這份資料除了{val}之外沒有測試集，所以這裡每個未用於訓練的數字也都參與過模型選擇。",
         "train_below_val": "未增強訓練影像的準確率比{val}低 {d:.1f} 個百分點，但仍落在{val}準確率的 95% 信賴區間 [{lo:.3f}, {hi:.3f}] 內：{val}只有 "
-                             "{n} 張影像，不足以區分兩者（而且最佳 epoch 是依{val}選出的）。",
+                             "{n:,} 張影像，不足以區分兩者（而且最佳 epoch 是依{val}選出的）。",
         "dnn_arch": "DNN 先將輸入 Flatten，接著是全連接層（依序為 {widths} 個神經元，ReLU），最後是 7 類的 softmax 輸出層。",
         "compare_fig": "CNN 與各 DNN 每個 epoch 的{val}準確率（點線為訓練準確率），以及隨機猜測（1/7）與多數類別所占比例的參考線。",
         "dnn_own": "DNN（自身訓練設定）", "dnn_same": "DNN（CNN 的訓練設定）",
@@ -314,7 +314,7 @@ TEXT = {
         "diff_wd": "weight decay {wd}（CNN 為 {cwd}）", "diff_aug_none": "無資料增強",
         "diff_aug": "有資料增強", "diff_no_dropout": "無 dropout（CNN 有）", "list_sep": "、",
         "conf_fig": "CNN 在{split}上依列正規化的混淆矩陣：每格是該列真實類別被預測為該欄類別的比例（%）。",
-        "conf_acc": "在{split}（{n} 張）上，CNN 的準確率為 {acc:.4f}（加上水平翻轉的測試時增強，即 TTA，則為 {acc_tta:.4f}），macro-F1 為 {f1:.4f}。",
+        "conf_acc": "在{split}（{n:,} 張）上，CNN 的準確率為 {acc:.4f}（加上水平翻轉的測試時增強，即 TTA，則為 {acc_tta:.4f}），macro-F1 為 {f1:.4f}。",
         "conf_differs": "訓練 CNN 時在同一批影像上測得的準確率為 {rec:.4f}（判對 {right:,} 張，比這裡{dir} {k} 張）；"
                         "第 1、2 節用的是這個數字。模型以 {precision} 運算，換用不同的處理器或數學函式庫時，底層 kernel 的"
                         "加總順序與捨入方式會略有不同，足以讓位在分類邊界上的個別影像被判成另一類。",
@@ -328,7 +328,7 @@ TEXT = {
                                 "是錯的，其中最多是{frm}的臉。",
         "rare": "{c}是訓練資料中最少的類別（占 {share:.1%}）。",
         "planted": "在這些內建的合成人臉上，混淆是刻意設計的：產生器會以隨機權重把每張臉往其「搭配類別」的表情混合，權重有上限（{blends}），另有 {noise:.0%} "
-                     "的標籤被改成搭配類別（{happy}則改成其他任一類別）。因此關鍵在於模型的錯誤是否集中在這些類別對：模型的 {n} 個錯誤中有 {share:.0%} "
+                     "的標籤被改成搭配類別（{happy}則改成其他任一類別）。因此關鍵在於模型的錯誤是否集中在這些類別對：模型的 {n:,} 個錯誤中有 {share:.0%} "
                      "落在這些類別對上；若各類別的錯誤平均分散到其他六類，預期只有 {expected:.0%}。",
         "planted_pair": "{c}混向{p}最多 {blend:.2f}",
         "conf_none": "{split}中沒有任何一張被分錯：每個類別的 recall 都是 1.00。",
@@ -344,7 +344,7 @@ TEXT = {
         "nf_activations": "單張臉經過各濾波器後的輸出",
         "regions_follow": "（每張臉的部位由產生器畫出，會隨臉的姿勢移動；輪廓圍出的是該部位出現的臉數至少達到其最常出現位置一半的範圍）",
         "regions_fixed": "（對齊後人臉上的固定方框）",
-        "regions_how": "下表衡量各區域分到多少顯著度（saliency）。資料為{split}全部 {n} 張臉，各自對真實類別分數計算梯度圖。計算方式：先算「區域內平均每像素顯著度 ÷ "
+        "regions_how": "下表衡量各區域分到多少顯著度（saliency）。資料為{split}全部 {n:,} 張臉，各自對真實類別分數計算梯度圖。計算方式：先算「區域內平均每像素顯著度 ÷ "
                          "整張圖平均每像素顯著度」，再除以三種與臉部內容無關的基準圖在同一批臉、同一區域上算出的同一比值（取三者中的最大值）。三種基準是：置中的高斯圖（σ = {sigma} 像素）、四周 {border} "
                          "像素為暗邊的均勻圖，以及將同一網路的權重重新隨機初始化後得到的顯著圖。比值為 1.00 表示該區域分到的顯著度，並不比完全不考慮臉部內容的基準圖多。即使是這樣的基準圖，中央也比邊緣亮，因此未經校正的每像素比值"
                          "必然偏向位於影像中央的鼻子。之所以取三者中的最大值，是因為每種基準各反映一種偏差：臉通常出現的位置、zero padding "
@@ -356,7 +356,7 @@ TEXT = {
         "what_it_uses": "簡單來說，CNN 依賴哪些區域：只有當顯著度比值的信賴區間下界高於 {clears:.2f}（即顯著度比值表中的粗體），且遮住後機率下降量的信賴區間下界高於 0 "
                           "時，才列出該區域，並依每像素下降幅度由大到小排列。",
         "all_classes": "所有類別", "all_classes_who": "所有類別",
-        "region_who": "**{who}**（{n} 張臉）：",
+        "region_who": "**{who}**（{n:,} 張臉）：",
         "region_none": "沒有特別突出的區域：沒有任何區域同時符合「顯著度高於與內容無關的基準」與「遮住後真實類別機率下降」兩個條件",
         "region_uses": "模型依賴",
         "region_named": "{region}（顯著度為基準的 {ratio:.2f} 倍，95% 信賴區間 {lo:.2f} 至 {hi:.2f}；遮住後真實類別機率每 100 個像素下降 "
@@ -536,7 +536,7 @@ def accuracy_table(t, rec, lang):
     header = [h.format(best=rec["best_epoch"], last=rec["epochs"]) for h in t["acc_header"]]
     usage = rec["data"].get("usage")
     val, test = split_word(lang, "val", usage), split_word(lang, "test", usage)
-    rows = [[split_word(lang, s, usage), with_interval(e), with_interval(last[s]) if s in last else "-", e["n"]]
+    rows = [[split_word(lang, s, usage), with_interval(e), with_interval(last[s]) if s in last else "-", f"{e['n']:,}"]
             for s, e in rec["evaluation"].items()]
     runs = rec.get("chosen_from_runs", 1)
     note = t["acc_note"].format(val=val, run=t["acc_run"].format(val=val, n=runs) if runs > 1 else "",
