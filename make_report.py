@@ -19,7 +19,7 @@ import os
 import re
 import sys
 
-from ferlib import CLASS_NAMES, UserError, cli
+from ferlib import CLASS_NAMES, PLATEAU_FACTOR, PLATEAU_PATIENCE, UserError, cli
 from ferlib.outputs import atomic_path, figure_languages, load_json, localized, pyplot, save_figure
 from ferlib.report_html import write_html
 from ferlib.synthetic import LABEL_NOISE, planted_pairs
@@ -59,10 +59,18 @@ TEXT = {
                 "parameters: the augmentation, which runs only in training, and the scaling of the pixels.",
         "total": "Total parameters: **{total:,}** (trainable {trainable:,}, non-trainable {non_trainable:,}).",
         "bn_stats": " The non-trainable ones are batch norm's moving means and variances.",
-        "recipe": "Trained for {epochs} epochs, batch size {batch_size}, {optimizer} at a peak learning rate of {lr} "
-                  "decayed to 0 along a cosine{wd}{extra}; augmentation: {aug}{warmup}; precision {precision}. "
+        "recipe": "Trained for {epochs} epochs, batch size {batch_size}, {optimizer} {schedule}{wd}{extra}; "
+                  "augmentation: {aug}{warmup}{averaged}{teacher}; precision {precision}. "
                   "{train_seconds:,.0f} s of training, {ips:,.0f} images/s.",
         "warmup": "; dropout warmed up over the first {n} epochs",
+        "cosine": "at a peak learning rate of {lr} decayed to 0 along a cosine",
+        "plateau": "at a learning rate of {lr}, multiplied by {factor} after every {patience} epochs without a better "
+                   "{val} accuracy",
+        "swa": "; the saved weights are the mean of those at the end of epochs {first}-{last} (stochastic weight "
+               "averaging, the rate held constant over them), batch norm's statistics recomputed on the training set",
+        "ema": "; the saved weights are an exponential moving average of the weights (momentum {m})",
+        "teacher": "; distilled from {n} trained CNN{s}: the match to their mean probabilities at temperature {T} "
+                   "is {share:.0%} of the loss, the labels' cross-entropy the rest",
         "wd": ", decoupled weight decay {wd} (as in AdamW)",
         "ls": ", label smoothing {ls}", "mixup": ", mixup {mix}",
         "aug_none": "none", "sgd": "SGD with Nesterov momentum 0.9", "adam": "Adam",
@@ -264,10 +272,17 @@ TEXT = {
                   "{dense} 個神經元，ReLU，dropout {dense_drop}），最後是 7 類的 softmax 輸出層。表中斜體的列沒有參數：一是只在訓練時啟用的資料增強，二是像素值的縮放。",
         "total": "總參數量：**{total:,}**（可訓練 {trainable:,}，不可訓練 {non_trainable:,}）。",
         "bn_stats": "不可訓練的參數是 batch normalization 的移動平均值（moving mean）與移動變異數（moving variance）。",
-        "recipe": "共訓練 {epochs} 個 epoch，batch size {batch_size}，使用 {optimizer}，學習率最高 {lr}，並以 cosine 排程遞減至 "
-                    "0{wd}{extra}；資料增強：{aug}{warmup}；數值精度為 {precision}。訓練共耗時 {train_seconds:,.0f} 秒，約每秒 {ips:,.0f} 張影像。",
+        "recipe": "共訓練 {epochs} 個 epoch，batch size {batch_size}，使用 {optimizer}，{schedule}{wd}{extra}；"
+                    "資料增強：{aug}{warmup}{averaged}{teacher}；數值精度為 {precision}。訓練共耗時 {train_seconds:,.0f} 秒，約每秒 {ips:,.0f} 張影像。",
         "wd": "，採用 decoupled weight decay {wd}（即 AdamW 的做法）",
         "warmup": "；前 {n} 個 epoch 將 dropout 逐步調升到設定值",
+        "cosine": "學習率最高 {lr}，並以 cosine 排程遞減至 0",
+        "plateau": "學習率起始為 {lr}，每當連續 {patience} 個 epoch {val}準確率沒有提升就乘以 {factor}",
+        "swa": "；儲存的權重是第 {first} 至 {last} 個 epoch 結束時權重的平均（stochastic weight averaging，這段期間學習率固定不變），"
+               "batch normalization 的統計量再以訓練集重新計算",
+        "ema": "；儲存的權重是訓練中權重的指數移動平均（momentum {m}）",
+        "teacher": "；以 {n} 個已訓練的 CNN 進行知識蒸餾（distillation）：與它們在溫度 {T} 下平均機率的差距占損失的 {share:.0%}，"
+                   "其餘為與標籤的 cross-entropy",
         "ls": "，label smoothing {ls}", "mixup": "，mixup {mix}",
         "aug_none": "無", "sgd": "SGD（Nesterov momentum 0.9）", "adam": "Adam",
         "curves": "訓練曲線，虛線標出最佳 epoch。{how}",
@@ -507,13 +522,22 @@ def layer_rows(t, rec):
     return table([t["layer"], t["type"], t["shape"], t["params"], t["detail"]], rows)
 
 
-def recipe(t, rec):
+def recipe(t, rec, lang):
     c = rec["config"]
     extra = (t["ls"].format(ls=c["label_smoothing"]) if c.get("label_smoothing") else "") + \
         (t["mixup"].format(mix=c["mixup"]) if c.get("mixup") else "")
+    val = split_word(lang, "val", rec["data"].get("usage"))
+    schedule = (t["plateau"].format(lr=c["lr"], factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE, val=val)
+                if c.get("plateau") else t["cosine"].format(lr=c["lr"]))
+    averaged = (t["swa"].format(first=rec["swa_epochs"][0], last=rec["swa_epochs"][1]) if c.get("swa") else
+                t["ema"].format(m=c["ema"]) if c.get("ema") else "")
+    teachers = c.get("teacher") or []
+    teacher = t["teacher"].format(n=len(teachers), s="s" * (len(teachers) > 1), T=c.get("temperature"),
+                                  share=c.get("distill") or 0) if teachers else ""
     return t["recipe"].format(
         epochs=rec["epochs"], batch_size=c["batch_size"], optimizer=t["sgd" if c.get("optimizer") == "sgd" else "adam"],
-        lr=c["lr"], wd=t["wd"].format(wd=c["weight_decay"]) if c.get("weight_decay") else "", extra=extra,
+        schedule=schedule, averaged=averaged, teacher=teacher,
+        wd=t["wd"].format(wd=c["weight_decay"]) if c.get("weight_decay") else "", extra=extra,
         aug=augmentation_words(t, rec.get("augmentation")) if c.get("augment") else t["aug_none"],
         warmup=t["warmup"].format(n=c["dropout_warmup"]) if has_dropout(rec) and c.get("dropout_warmup") else "",
         precision=rec["precision"], train_seconds=rec["train_seconds"],
@@ -554,7 +578,7 @@ def accuracy_table(t, rec, lang):
 def model_section(t, lang, rec, figures_dir, out_dir, arch_line):
     how = t["how_aug"] if rec.get("augmentation") else t["how_drop"] if has_dropout(rec) else t["how_plain"]
     total = t["total"].format(**rec["params"]) + (t["bn_stats"] if rec["params"]["non_trainable"] else "")
-    return [arch_line, layer_rows(t, rec), total, recipe(t, rec),
+    return [arch_line, layer_rows(t, rec), total, recipe(t, rec, lang),
             figure(os.path.join(figures_dir, f"{rec['name']}_history.png"), out_dir, t["curves"].format(how=how), lang),
             accuracy_table(t, rec, lang)]
 

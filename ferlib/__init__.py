@@ -9,6 +9,9 @@ import os
 CLASS_NAMES = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
 SIZE = 48   # FER2013 faces are SIZE x SIZE grayscale
 TTA_VIEWS = (1, 2, 10, 18)   # test-time views predict.py and confusion.py offer (ferlib.models.view_shifts)
+# Reduce-on-plateau (--plateau) as the best published single FER2013 CNN ran it (Khaireddin & Chen 2021: SGD
+# with Nesterov momentum, the rate times 0.75 after 5 epochs without a better validation accuracy).
+PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.75, 5
 
 # Where the scripts look for FER2013 when no --data is given, in this order;
 # without any of them they use the built-in synthetic faces.

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from ferlib import tf_setup  # noqa: F401  (before keras: keras imports tensorflow)
+from ferlib import PLATEAU_FACTOR, PLATEAU_PATIENCE
 from ferlib.tf_setup import tensorflow_backend
 
 import keras  # noqa: E402
@@ -169,9 +170,7 @@ class KeepEpochWeights(keras.callbacks.Callback):
         os.replace(tmp, os.path.join(self.folder, f"epoch_{epoch + 1:03d}.weights.h5"))
 
 
-# Reduce-on-plateau as the best published single FER2013 CNN ran it (Khaireddin & Chen 2021: SGD with
-# Nesterov momentum, the rate times 0.75 after 5 epochs without a better validation accuracy).
-PLATEAU_FACTOR, PLATEAU_PATIENCE, PLATEAU_MIN_DELTA = 0.75, 5, 1e-4
+PLATEAU_MIN_DELTA = 1e-4   # PLATEAU_FACTOR and PLATEAU_PATIENCE: ferlib/__init__.py
 
 
 def plateau_lr(lr, values, factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE, min_delta=PLATEAU_MIN_DELTA):

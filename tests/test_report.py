@@ -170,17 +170,33 @@ def test_missing_runs_give_the_command_not_a_crash(trained, tmp_path):
 def test_recipe_sentence_states_the_runs_own_recipe():
     rec = {"epochs": 3, "best_epoch": 2, "precision": "float32", "train_seconds": 9.0,
            "train_images_per_second": 100.0, "seconds_per_epoch": 3.0, "augmentation": "mirror, shift 0.1",
-           "layers": [["dropout_1", "Dropout", "7", 0, "rate 0.5"]],
+           "layers": [["dropout_1", "Dropout", "7", 0, "rate 0.5"]], "data": {"usage": True},
            "config": {"batch_size": 64, "lr": 0.01, "optimizer": "sgd", "weight_decay": 0.1, "dropout_warmup": 5,
                       "label_smoothing": 0.0, "mixup": 0.2, "augment": True}}
-    text = make_report.recipe(make_report.TEXT["en"], rec)
-    assert "SGD with Nesterov momentum 0.9 at a peak learning rate of 0.01" in text
+    text = make_report.recipe(make_report.TEXT["en"], rec, "en")
+    assert "SGD with Nesterov momentum 0.9 at a peak learning rate of 0.01 decayed to 0 along a cosine" in text
     assert "decoupled weight decay 0.1 (as in AdamW), mixup 0.2; augmentation: mirror, shift 0.1" in text
     assert "label smoothing" not in text and "warmed up over the first 5 epochs" in text
+    assert not re.search("averag|distil|plateau|without a better", text)
     rec["config"].update(optimizer="adam", augment=False)
     rec["layers"] = []
-    text = make_report.recipe(make_report.TEXT["zh-TW"], rec)
+    text = make_report.recipe(make_report.TEXT["zh-TW"], rec, "zh-TW")
     assert "使用 Adam，學習率最高 0.01" in text and "資料增強：無" in text and "dropout" not in text
+    # A run of another schedule, averaged weights or teachers says so, not "a cosine".
+    rec["config"].update(plateau=True, ema=0.999, teacher=["a.keras", "b.keras"], distill=0.9, temperature=4.0)
+    text = make_report.recipe(make_report.TEXT["en"], rec, "en")
+    assert "at a learning rate of 0.01, multiplied by 0.75 after every 5 epochs without a better PublicTest " \
+           "accuracy" in text and "cosine" not in text
+    assert "moving average of the weights (momentum 0.999)" in text
+    assert "distilled from 2 trained CNNs: the match to their mean probabilities at temperature 4.0 is 90% " \
+           "of the loss" in text
+    zh = make_report.recipe(make_report.TEXT["zh-TW"], rec, "zh-TW")
+    assert "連續 5 個 epoch PublicTest準確率沒有提升就乘以 0.75" in zh and "以 2 個已訓練的 CNN" in zh
+    rec["config"].update(plateau=False, ema=0.0, teacher=None, swa=0.25)
+    rec["swa_epochs"] = [76, 100]
+    text = make_report.recipe(make_report.TEXT["en"], rec, "en")
+    assert "the mean of those at the end of epochs 76-100 (stochastic weight averaging" in text
+    assert "along a cosine" in text and "distil" not in text
 
 
 def test_a_dnn_without_dropout_is_said_to_lack_what_the_cnn_has_and_legends_space_latin_words():
