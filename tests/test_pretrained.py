@@ -62,7 +62,11 @@ def _compact_script():
 
 def test_compact_copies_only_a_model_that_keeps_its_labels_and_records_how(tmp_path, monkeypatch, capsys):
     compact = _compact_script()
+    keras.utils.set_random_seed(0)
     model = build_cnn(augment=False)
+    # An untrained net's probabilities are nearly equal, so float16 rounding flips more of its labels than a
+    # trained one's (99.97% kept on FER2013): the bar is lowered here, and raised past 100% below.
+    monkeypatch.setattr(compact, "MIN_AGREEMENT", 0.99)
     src, dest = tmp_path / "m.keras", tmp_path / "out" / "m_small.keras"
     model.save(src)
     json.dump({"name": "m", "kind": "cnn"}, open(tmp_path / "m.json", "w"))
@@ -70,7 +74,7 @@ def test_compact_copies_only_a_model_that_keeps_its_labels_and_records_how(tmp_p
     assert "val labels (both in float32)" in capsys.readouterr().out
     record = json.load(open(tmp_path / "out" / "m_small.json"))
     assert record["name"] == "m" and record["stored"]["compute"] == "float32"
-    assert 0.999 <= record["stored"]["labels_equal_to_float32_original"] <= 1
+    assert 0.99 <= record["stored"]["labels_equal_to_float32_original"] <= 1
     assert keras.saving.load_model(dest, safe_mode=True).count_params() == 1_696_583
     # A copy that would change too many labels is not written.
     monkeypatch.setattr(compact, "MIN_AGREEMENT", 1.01)
