@@ -132,7 +132,7 @@ TEXT = {
         "diff_epochs": "{n} epochs instead of {m}", "diff_optimizer": "the optimiser, {opt}",
         "diff_rate": "batch {bs} at learning rate {lr} instead of {cbs} at {clr}",
         "diff_wd": "weight decay {wd} instead of {cwd}", "diff_aug_none": "no augmentation",
-        "diff_aug": "augmentation", "diff_no_dropout": "no dropout (the CNN has it)", "list_sep": ", ",
+        "diff_aug": "augmentation", "diff_no_dropout": "no dropout (the CNN has it)", "list_sep": ", ", "times": "x",
         "conf_fig": "Row-normalised confusion matrix of the CNN on the {split} split: each cell is the share (%) of the "
                     "true class (row) predicted as the column's class.",
         "conf_acc": "On the {split} split ({n:,} faces) the CNN's accuracy is {acc:.4f} ({acc_tta:.4f} with mirror "
@@ -327,7 +327,7 @@ TEXT = {
         "diff_epochs": "{n} 個 epoch（CNN 為 {m} 個）", "diff_optimizer": "最佳化方法（{opt}）",
         "diff_rate": "batch size {bs}、學習率 {lr}（CNN 為 batch size {cbs}、學習率 {clr}）",
         "diff_wd": "weight decay {wd}（CNN 為 {cwd}）", "diff_aug_none": "無資料增強",
-        "diff_aug": "有資料增強", "diff_no_dropout": "無 dropout（CNN 有）", "list_sep": "、",
+        "diff_aug": "有資料增強", "diff_no_dropout": "無 dropout（CNN 有）", "list_sep": "、", "times": "×",
         "conf_fig": "CNN 在{split}上依列正規化的混淆矩陣：每格是該列真實類別被預測為該欄類別的比例（%）。",
         "conf_acc": "在{split}（{n:,} 張）上，CNN 的準確率為 {acc:.4f}（加上水平翻轉的測試時增強，即 TTA，則為 {acc_tta:.4f}），macro-F1 為 {f1:.4f}。",
         "conf_differs": "訓練 CNN 時在同一批影像上測得的準確率為 {rec:.4f}（判對 {right:,} 張，比這裡{dir} {k} 張）；"
@@ -503,7 +503,7 @@ def cnn_architecture(t, rec):
     filters = sorted({int(r[2].split("x")[-1]) for r in convs})
     conv_drop = sorted({r[4].split()[-1] for r in drops[:len(pools)]})
     dense_drop = sorted({r[4].split()[-1] for r in drops[len(pools):]})
-    return t["arch"].format(blocks=len(pools), per_block=len(convs) // len(pools), kernel=convs[0][4].split(",")[0],
+    return t["arch"].format(blocks=len(pools), per_block=len(convs) // len(pools), kernel=convs[0][4].split(",")[0].replace("x", t["times"]),
                             filters=t["list_sep"].join(map(str, filters)), conv_drop=t["list_sep"].join(conv_drop),
                             dense=t["list_sep"].join(r[2] for r in dense), dense_drop=t["list_sep"].join(dense_drop) or "0")
 

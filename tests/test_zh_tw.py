@@ -17,6 +17,8 @@ PROBLEMS = {
     "a space between Chinese characters": rf"{HAN}[ \u00a0]+{HAN}",
     # "高 -2.1 個百分點", "（差 -0.001%）": the sign belongs in the word
     "a signed difference after 高/低/差": r"[高低差][^\d\n]{0,4}[+\-\u2212]\d",
+    # "（3x3、ReLU" beside "2×2": a Latin x for the times sign in a sentence (a table cell ends at its pipe)
+    "a Latin x for the times sign in a Chinese sentence": rf"(?:{HAN}[^|\n]*?\d+x\d+)|(?:\d+x\d+(?=[^|\n]*{HAN}))",
 }
 
 
@@ -38,12 +40,12 @@ def test_committed_zh_tw_report_reads_as_written_by_hand(path):
 
 
 @pytest.mark.parametrize("bad", ["生氣 363, 厭惡 193。", "比例 33%; 難過 20%", "在 測試集 上", "比驗證集高 -2.1 個百分點",
-                                 "（差 -0.001%）"])
+                                 "（差 -0.001%）", "每層卷積（3x3、ReLU）"])
 def test_the_scan_finds_each_kind_of_problem(bad):
     assert problems(bad)
 
 
 def test_the_scan_passes_good_chinese_and_code():
     good = ("生氣 363、厭惡 193。比驗證集低了 2.1 個百分點（相差 0.001%）。`python train_cnn.py --lr 3e-3`。"
-            "| 生氣 | 0.91 [0.84, 1.00] |")
+            "| 生氣 | 0.91 [0.84, 1.00] |" "| `conv2d_1` | Conv2D | 48x48x32 | 320 | 3x3, relu |" "48×48 灰階")
     assert problems(good) == []
