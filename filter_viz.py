@@ -30,6 +30,14 @@ field, the input square one unit sees, computed from the kernel sizes and
 strides (receptive_field). Every run checks the reading on images of known
 kind (pattern_check) and records the share it reads right.
 
+A reading is only as firm as the ascent that made the image: a climb from
+other noise can end on another pattern, and in deep layers often does. So
+every layer is climbed again from a second start (the next seed) and read
+again; the record gives, per layer, how many live filters keep their kind
+and Cohen's kappa (the agreement beyond what the two starts' counts alone
+would give by chance), and the second start's counts. The figure shows the
+first start.
+
 Writes figures/<model>_filters.png (the strongest live filters of each
 layer, each tile titled with its index and reading), models/<model>.filters.json,
 and with --image N, figures/<model>_activations_<layer>.png: the output maps
@@ -310,6 +318,20 @@ def layer_record(filters, start, final, images, steps, field):
     }
 
 
+def second_start(first, second):
+    """How a layer's reading holds up from another start: over the filters live in both records, how many
+    keep their kind, Cohen's kappa of the two readings (None where it is undefined: both starts read one
+    kind only), and the second start's counts."""
+    from sklearn.metrics import cohen_kappa_score
+    both = [f for f in first["patterns"] if f in second["patterns"]]
+    a = [first["patterns"][f]["kind"] for f in both]
+    b = [second["patterns"][f]["kind"] for f in both]
+    kappa = float(cohen_kappa_score(a, b, labels=list(KINDS))) if len(set(a) | set(b)) > 1 else None
+    return {"filters": len(both), "same": sum(x == y for x, y in zip(a, b)),
+            "kappa": None if kappa is None or not math.isfinite(kappa) else round(kappa, 3),
+            "counts": second["counts"]}
+
+
 def tile_title(f, p):
     """A tile's title: the filter's index, then its reading, e.g. "#12" over "S-h 6" (stripes, horizontal,
     period 6 px), "L 5" (lattice), "B" (blob)."""
@@ -422,8 +444,12 @@ def main(argv=None):
     layers, shown = {}, []
     for layer, cut in cuts.items():
         started = time.perf_counter()
+        field = receptive_field(model, layer)
         images, start, final = ascend(cut, filters[layer], args.steps, args.seed)
-        layers[layer] = layer_record(filters[layer], start, final, images, args.steps, receptive_field(model, layer))
+        layers[layer] = layer_record(filters[layer], start, final, images, args.steps, field)
+        images2, start2, final2 = ascend(cut, filters[layer], args.steps, args.seed + 1)
+        layers[layer]["second_start"] = {"seed": args.seed + 1, **second_start(
+            layers[layer], layer_record(filters[layer], start2, final2, images2, args.steps, field))}
         layers[layer]["ascent_seconds"] = round(time.perf_counter() - started, 1)
         shown.append((layer, images, layers[layer]))
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "filters")
@@ -455,6 +481,9 @@ def main(argv=None):
               f"{c['dead']} dead; {c['stripes']} stripes ({c['horizontal']} horizontal, {c['vertical']} vertical, "
               f"{c['diagonal']} diagonal), {c['lattice']} lattices, {c['blob']} blobs"
               + (f"; median period {share:.2f} of the field" if share is not None else ""))
+        again = rec["second_start"]
+        print(f"  from a second start: {again['same']} of {again['filters']} keep their kind"
+              + (f" (Cohen's kappa {again['kappa']:.2f})" if again["kappa"] is not None else ""))
     check = record["pattern_check"]
     print(f"known patterns read right: {check['right']:.0%} of {check['n']}; wrote {record['figure']} and {json_path}")
     return record

@@ -27,6 +27,8 @@ from ferlib.words import CLASS_WORDS, FIGURE_WORDS, REGION_WORDS, has_dropout, s
 
 CHANCE = 1 / len(CLASS_NAMES)
 ACTIVE = 0.1   # a map counts as active on a face when its strongest cell passes this share of the layer's strongest
+FIRM = 0.6     # Cohen's kappa from which a layer's filter readings count as holding up from another start
+               # (Landis & Koch 1977: above 0.6 'substantial' agreement)
 
 # Every sentence per language; {} fields are filled from the records. Both tables have the same keys.
 TEXT = {
@@ -229,7 +231,15 @@ TEXT = {
                           "side",
         "with_depth": "With depth, from `{first}` to `{last}`, the receptive field grows from {rf_a} to {rf_z} px and the "
                       "median period from {p_a:.1f} to {p_z:.1f} px, that is from {f_a:.0%} to {f_z:.0%} of the field; "
-                      "the share of blobs among the live filters goes from {b_a:.0%} to {b_z:.0%}.",
+                      "the share of blobs among the live filters goes from {b_a:.0%} to {b_z:.0%}{second}.",
+        "depth_second": " (from the second start: {a:.0%} to {z:.0%})",
+        "second_start": "To see how firm these readings are, every layer is climbed again from other noise (seed "
+                        "{seed}) and read again. The same kind comes back for {items}.",
+        "second_item": "{same} of the {n} live filters of `{layer}`", "second_kappa": " (Cohen's κ {kappa:.2f})",
+        "not_firm": "`{layer}` agrees at κ {kappa:.2f}, below {firm}: there a filter's reading depends on where the "
+                    "climb starts, so the layer's counts are a rough split, not the kind of each filter (from the second "
+                    "start: {s} stripes, {l} lattices, {b} blobs).",
+        "all_firm": "Every layer agrees at κ {firm} or more: the readings hold up from another start.",
         "activation_regions": "On this face, {active} of the {n} maps are active (their strongest cell above "
                                 "{share:.0%} of the layer's strongest). By the region of the face under each active map's strongest "
                                 "cell: {counts}. The five maps with the strongest cell: {top}.",
@@ -395,7 +405,13 @@ TEXT = {
                            "個對斑點有反應{period}。",
         "layer_period": "；條紋與格點的週期中位數為 {px:.1f} 像素，約為感受野邊長的 {share:.0%}",
         "with_depth": "隨著層數加深，從 `{first}` 到 `{last}`，感受野從 {rf_a} 像素增加到 {rf_z} 像素；週期中位數從 {p_a:.1f} 像素變為 {p_z:.1f} "
-                        "像素，相對於感受野則從 {f_a:.0%} 變為 {f_z:.0%}；斑點在有反應的濾波器中所占比例從 {b_a:.0%} 變為 {b_z:.0%}。",
+                        "像素，相對於感受野則從 {f_a:.0%} 變為 {f_z:.0%}；斑點在有反應的濾波器中所占比例從 {b_a:.0%} 變為 {b_z:.0%}{second}。",
+        "depth_second": "（第二個起點：從 {a:.0%} 變為 {z:.0%}）",
+        "second_start": "為了確認這些判讀是否穩定，每一層都改從另一組雜訊（seed {seed}）重新做梯度上升並再判讀一次。判讀類型與第一次相同的濾波器：{items}。",
+        "second_item": "`{layer}` 的 {n} 個有反應的濾波器中有 {same} 個", "second_kappa": "（Cohen's κ {kappa:.2f}）",
+        "not_firm": "`{layer}` 的一致性為 κ {kappa:.2f}，低於 {firm}：該層個別濾波器的判讀會隨起點而改變，所以表中的計數只能看作大致的比例，"
+                    "不代表每個濾波器確定的類型（第二個起點：條紋 {s} 個、格點 {l} 個、斑點 {b} 個）。",
+        "all_firm": "每一層的一致性都在 κ {firm} 以上：換一個起點，判讀結果仍然成立。",
         "activation_regions": "這張臉在 {n} 張輸出圖中有 {active} 張有反應（最強位置的活化值超過該層最強者的 "
                                 "{share:.0%}）。依各圖最強位置落在臉的哪個區域分類：{counts}。最強位置活化值最高的五張圖：{top}。",
         "map_region": "#{f}（{region}）",
@@ -837,6 +853,24 @@ def saliency_section(t, lang, sal, out_dir, faces=True):
     return parts
 
 
+def second_start_sentences(t, layers):
+    """How firm the readings are: per layer, how many filters keep their kind when the ascent starts from other
+    noise (filter_viz.py climbs twice), and which layers agree too little for their counts to be read filter by
+    filter. Nothing for a record without the second start."""
+    again = [(name, rec["second_start"]) for name, rec in layers if "second_start" in rec]
+    if not again:
+        return []
+    items = t["list_sep"].join(t["second_item"].format(same=r["same"], n=r["filters"], layer=name) + (
+        t["second_kappa"].format(kappa=r["kappa"]) if r["kappa"] is not None else "") for name, r in again)
+    out = [t["second_start"].format(seed=again[0][1]["seed"], items=items)]
+    loose = [(name, r) for name, r in again if r["kappa"] is not None and r["kappa"] < FIRM]
+    out += [t["not_firm"].format(layer=name, kappa=r["kappa"], firm=FIRM, s=r["counts"]["stripes"],
+                                 l=r["counts"]["lattice"], b=r["counts"]["blob"]) for name, r in loose]
+    if not loose:
+        out.append(t["all_firm"].format(firm=FIRM))
+    return out
+
+
 def filters_section(t, lang, filt, out_dir, faces=True):
     layers = [(name, filt["layers"][name]) for name in filt.get("layer_order", [])]
     if not layers:   # a record from before filter_viz.py read three layers: run it again
@@ -861,14 +895,17 @@ def filters_section(t, lang, filt, out_dir, faces=True):
         period = t["layer_period"].format(px=share * rec["receptive_field"], share=share) if share else ""
         parts.append(t["layer_reading"].format(layer=name, rf=rec["receptive_field"], live=live, s=c["stripes"],
                                                l=c["lattice"], b=c["blob"], period=period))
+    parts += second_start_sentences(t, layers)
     (first, a), (last, z) = layers[0], layers[-1]
     if len(layers) > 1 and a.get("period_rf_median") and z.get("period_rf_median"):
-        blob = lambda r: r["counts"]["blob"] / max(len(r["filters"]) - r["counts"]["dead"], 1)  # noqa: E731
+        blob = lambda counts: counts["blob"] / max(counts["stripes"] + counts["lattice"] + counts["blob"], 1)  # noqa: E731
+        second = t["depth_second"].format(a=blob(a["second_start"]["counts"]), z=blob(z["second_start"]["counts"])) \
+            if "second_start" in a and "second_start" in z else ""
         parts.append(t["with_depth"].format(first=first, last=last, rf_a=a["receptive_field"], rf_z=z["receptive_field"],
                                             p_a=a["period_rf_median"] * a["receptive_field"],
                                             p_z=z["period_rf_median"] * z["receptive_field"],
                                             f_a=a["period_rf_median"], f_z=z["period_rf_median"],
-                                            b_a=blob(a), b_z=blob(z)))
+                                            b_a=blob(a["counts"]), b_z=blob(z["counts"]), second=second))
     image = filt.get("image")
     if filt.get("activations_figure") and image:
         names = CLASS_WORDS[lang]

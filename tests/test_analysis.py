@@ -265,6 +265,9 @@ def test_filter_viz_script_reads_three_layers_and_writes_one_figure_and_the_acti
         c = entry["counts"]
         assert c["stripes"] + c["lattice"] + c["blob"] == len(entry["patterns"]) and c["dead"] == len(entry["dead"])
         assert c["horizontal"] + c["vertical"] + c["diagonal"] == c["stripes"], layer
+        again = entry["second_start"]   # the layer climbed again from other noise, and read again
+        assert again["seed"] == 1 and again["same"] <= again["filters"] <= len(entry["patterns"])
+        assert sum(again["counts"][k] for k in filter_viz.KINDS) + again["counts"]["dead"] == n
         for p in entry["patterns"].values():
             assert (p["period"] is None) == (p["kind"] == "blob")
             assert (p["orientation"] is None) == (p["kind"] != "stripes")

@@ -80,3 +80,18 @@ def test_receptive_fields_are_the_footprint_of_one_units_gradient():
         reached = np.abs(tape.gradient(unit, faces).numpy()).max(axis=(0, 3)) > 0
         rows, cols = np.nonzero(reached)
         assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (fields[name],) * 2, name
+
+
+def test_a_second_start_counts_the_filters_that_keep_their_kind_and_their_agreement_beyond_chance():
+    def record(kinds):   # a layer record as layer_record writes it; None: a dead filter
+        return {"patterns": {f: {"kind": k} for f, k in enumerate(kinds) if k},
+                "counts": {k: list(kinds).count(k) for k in filter_viz.KINDS}}
+    first = record(["stripes", "stripes", "lattice", "blob", "blob", None])
+    same = filter_viz.second_start(first, record(["stripes", "stripes", "lattice", "blob", "blob", "blob"]))
+    assert (same["filters"], same["same"], same["kappa"]) == (5, 5, 1.0)   # filter 5 was dead in the first start
+    # Every filter changes kind: worse than chance, whatever each start's counts are.
+    swapped = filter_viz.second_start(first, record(["lattice", "blob", "blob", "stripes", "stripes", None]))
+    assert swapped["same"] == 0 and swapped["kappa"] < 0
+    assert swapped["counts"] == {"stripes": 2, "lattice": 1, "blob": 2}
+    # One kind in both starts: kappa has nothing to measure, and is left out rather than called 0 or 1.
+    assert filter_viz.second_start(record(["blob"] * 3), record(["blob"] * 3))["kappa"] is None

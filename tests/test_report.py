@@ -272,3 +272,16 @@ def test_the_interval_of_a_difference_of_accuracies_covers_the_truth_95_times_in
         _, lo, hi = make_report.accuracy_difference([e["st"], e["cv"]], [e["sv"], e["ct"]])
         covered += lo <= target <= hi
     assert 0.93 <= covered / 2000 <= 0.97
+
+
+def test_a_layer_whose_readings_change_with_the_start_is_said_to_give_a_rough_split_only():
+    def layer(same, kappa):
+        return {"second_start": {"seed": 1, "filters": 10, "same": same, "kappa": kappa,
+                                 "counts": {"stripes": 3, "lattice": 3, "blob": 4}}}
+    for lang in ("en", "zh-TW"):
+        t = make_report.TEXT[lang]
+        firm = make_report.second_start_sentences(t, [("conv2d_3", layer(10, 1.0)), ("conv2d_9", layer(9, None))])
+        assert firm[-1] == t["all_firm"].format(firm=make_report.FIRM) and "conv2d_3" in firm[0]
+        loose = make_report.second_start_sentences(t, [("conv2d_3", layer(10, 1.0)), ("conv2d_9", layer(5, 0.27))])
+        assert len(loose) == 2 and "conv2d_9" in loose[1] and "0.27" in loose[1] and "conv2d_3" not in loose[1]
+        assert make_report.second_start_sentences(t, [("conv2d_3", {})]) == []   # a record from one start
