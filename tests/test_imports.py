@@ -6,7 +6,7 @@ import os
 from conftest import ROOT
 
 SCRIPTS = ["train_cnn.py", "train_dnn.py", "confusion.py", "saliency.py", "filter_viz.py", "predict.py",
-           "make_report.py", "sweep.py"]
+           "compare.py", "make_report.py", "sweep.py"]
 
 
 def _module_file(name):
@@ -81,6 +81,6 @@ def test_the_cycle_finder_finds_one():
 
 def test_analysis_scripts_do_not_import_the_fit_loop():
     graph = import_graph()
-    for script in ("confusion", "predict", "saliency", "filter_viz", "make_report"):
+    for script in ("confusion", "predict", "compare", "saliency", "filter_viz", "make_report"):
         assert not reaches(graph, script) & {"ferlib.train", "ferlib.callbacks"}, script
     assert "ferlib.train" in reaches(graph, "train_cnn")
