@@ -236,9 +236,10 @@ TEXT = {
         "second_start": "To see how firm these readings are, every layer is climbed again from other noise (seed "
                         "{seed}) and read again. The same kind comes back for {items}.",
         "second_item": "{same} of the {n} live filters of `{layer}`", "second_kappa": " (Cohen's κ {kappa:.2f})",
-        "not_firm": "`{layer}` agrees at κ {kappa:.2f}, below {firm}: there a filter's reading depends on where the "
-                    "climb starts, so the layer's counts are a rough split, not the kind of each filter (from the second "
-                    "start: {s} stripes, {l} lattices, {b} blobs).",
+        "not_firm": "In {layers} the agreement is below κ {firm}: a filter's reading there depends on where the climb "
+                    "starts, so those counts are a rough split, not the kind of each filter. The second start's counts "
+                    "(stripes / lattices / blobs): {counts}.",
+        "second_counts": "`{layer}` {s} / {l} / {b}",
         "all_firm": "Every layer agrees at κ {firm} or more: the readings hold up from another start.",
         "activation_regions": "On this face, {active} of the {n} maps are active (their strongest cell above "
                                 "{share:.0%} of the layer's strongest). By the region of the face under each active map's strongest "
@@ -409,8 +410,9 @@ TEXT = {
         "depth_second": "（以第二個起點判讀：從 {a:.0%} 變為 {z:.0%}）",
         "second_start": "為了確認這些判讀是否穩定，每一層都改從另一組雜訊（seed {seed}）重新做梯度上升並再判讀一次。判讀類型與第一次相同的濾波器：{items}。",
         "second_item": "`{layer}` 的 {n} 個有反應的濾波器中有 {same} 個", "second_kappa": "（Cohen's κ {kappa:.2f}）",
-        "not_firm": "`{layer}` 的一致性為 κ {kappa:.2f}，低於 {firm}：該層個別濾波器的判讀會隨起點而改變，所以該層的計數只能看作大致的分布，"
-                    "不代表每個濾波器的確切類型（以第二個起點判讀：條紋 {s} 個、格點 {l} 個、斑點 {b} 個）。",
+        "not_firm": "{layers} 的一致性低於 κ {firm}：這些層中個別濾波器的判讀會隨起點而改變，所以其計數只能看作大致的分布，"
+                    "不代表每個濾波器的確切類型。以第二個起點判讀的計數（條紋／格點／斑點）：{counts}。",
+        "second_counts": "`{layer}` {s}／{l}／{b}",
         "all_firm": "每一層的一致性都在 κ {firm} 以上：換一個起點，判讀結果仍然穩定。",
         "activation_regions": "這張臉在 {n} 張輸出圖中有 {active} 張有反應（最強位置的活化值超過該層最強者的 "
                                 "{share:.0%}）。依各圖最強位置落在臉的哪個區域分類：{counts}。最強位置活化值最高的五張圖：{top}。",
@@ -864,9 +866,13 @@ def second_start_sentences(t, layers):
         t["second_kappa"].format(kappa=r["kappa"]) if r["kappa"] is not None else "") for name, r in again)
     out = [t["second_start"].format(seed=again[0][1]["seed"], items=items)]
     loose = [(name, r) for name, r in again if r["kappa"] is not None and r["kappa"] < FIRM]
-    out += [t["not_firm"].format(layer=name, kappa=r["kappa"], firm=FIRM, s=r["counts"]["stripes"],
-                                 l=r["counts"]["lattice"], b=r["counts"]["blob"]) for name, r in loose]
-    if not loose:
+    if loose:
+        counts = t["list_sep"].join(t["second_counts"].format(layer=name, s=r["counts"]["stripes"],
+                                                              l=r["counts"]["lattice"], b=r["counts"]["blob"])
+                                    for name, r in loose)
+        out.append(t["not_firm"].format(layers=t["list_sep"].join(f"`{name}`" for name, _ in loose), firm=FIRM,
+                                        counts=counts))
+    else:
         out.append(t["all_firm"].format(firm=FIRM))
     return out
 

@@ -283,5 +283,6 @@ def test_a_layer_whose_readings_change_with_the_start_is_said_to_give_a_rough_sp
         firm = make_report.second_start_sentences(t, [("conv2d_3", layer(10, 1.0)), ("conv2d_9", layer(9, None))])
         assert firm[-1] == t["all_firm"].format(firm=make_report.FIRM) and "conv2d_3" in firm[0]
         loose = make_report.second_start_sentences(t, [("conv2d_3", layer(10, 1.0)), ("conv2d_9", layer(5, 0.27))])
-        assert len(loose) == 2 and "conv2d_9" in loose[1] and "0.27" in loose[1] and "conv2d_3" not in loose[1]
+        assert len(loose) == 2 and "conv2d_9" in loose[1] and "3 / 3 / 4" in loose[1].replace("／", " / ") \
+            and "conv2d_3" not in loose[1]
         assert make_report.second_start_sentences(t, [("conv2d_3", {})]) == []   # a record from one start
