@@ -63,8 +63,9 @@ TEXT = {
         "bn_stats": " The non-trainable ones are batch norm's moving means and variances.",
         "recipe": "Trained for {epochs} epochs, batch size {batch_size}, {optimizer} {schedule}{wd}{extra}; "
                   "augmentation: {aug}{warmup}{averaged}{teacher}; precision {precision}. "
-                  "{train_seconds:,.0f} s of training, {ips:,.0f} images/s.",
-        "warmup": "; dropout warmed up over the first {n} epochs",
+                  "{train_seconds:,.0f} s of training, the {val} evaluation after each epoch included; "
+                  "{ips:,.0f} images/s in the training steps alone.",
+        "warmup": "; dropout raised from 0 to its full rates over the first {n} epochs",
         "cosine": "at a peak learning rate of {lr} decayed to 0 along a cosine",
         "plateau": "at a learning rate of {lr}, multiplied by {factor} after every {patience} epochs without a better "
                    "{val} accuracy",
@@ -130,6 +131,15 @@ TEXT = {
         "not_worse": "so the DNN is not worse here.",
         "compare_own": "The DNN of its own recipe reaches {dv:.4f}, {gap:.1f} points {dir} the CNN's; besides its layers "
                        "it differs from the CNN in {what}, so its gap is not attributed to convolution alone.",
+        "why_conv": "Why convolution does better with the same number of parameters: a conv layer applies the same "
+                    "small kernels at every position of the face, so a pattern learned in one place is found in any "
+                    "other, and the {n_conv} conv layers together hold {conv:,} parameters ({conv_share:.0%} of the "
+                    "CNN's). The DNN's first layer instead gives each of the {pixels:,} pixels its own weight into each "
+                    "of its {units} units ({first:,} parameters, {first_share:.0%} of the DNN's), so a face shifted by "
+                    "a few pixels is a new input to it.",
+        "why_shift": " The runs bear this out: under the CNN's random shifts and mirrors the DNN fits its clean "
+                     "training faces to {st:.4f}, against {ot:.4f} for the DNN of its own recipe ({what}), while the "
+                     "CNN, under the same augmentation, fits them to {ct:.4f}.",
         "below": "below", "above": "above",
         "diff_epochs": "{n} epochs instead of {m}", "diff_optimizer": "the optimiser, {opt}",
         "diff_rate": "batch {bs} at learning rate {lr} instead of {cbs} at {clr}",
@@ -148,9 +158,10 @@ TEXT = {
         "conf_pairs": "The most confused pairs (share of the true class predicted as the other): {pairs}.",
         "pair": "{true} -> {pred} {rate:.0%}",
         "asym_low_recall": "{c}: recall {r:.2f}, precision {p:.2f}: the model answers {c} too rarely; when it does "
-                           "it is right {p:.0%} of the time, and most of the {c} faces it misses go to {to}.",
+                           "it is right {p:.0%} of the time. Of the {c} faces it misses, {share:.0%} go to {to}, more than to any "
+                           "other class.",
         "asym_low_precision": "{c}: precision {p:.2f}, recall {r:.2f}: the model answers {c} too often; {wrong:.0%} "
-                              "of its {c} answers are wrong, most of them {frm} faces.",
+                              "of its {c} answers are wrong, and {share:.0%} of those are {frm} faces, more than of any other class.",
         "rare": "{c} is the rarest class in training ({share:.1%} of the faces).",
         "planted": "On these built-in faces the confusions are planted: the generator blends each face towards its "
                      "partner class by a random weight up to a maximum ({blends}; Fear's partner is one of two, Happy has "
@@ -203,6 +214,7 @@ TEXT = {
         "region_named": "{region} ({ratio:.2f}x the baseline [{lo:.2f}, {hi:.2f}]; hidden, it costs the true "
                         "class {drop:.3f} of probability per 100 pixels [{dlo:.3f}, {dhi:.3f}])",
         "region_looks": "; it also looks at {regions}, but hiding that costs no measurable probability",
+        "region_looks_none": "; it looks at {regions}, but hiding that costs no measurable probability",
         "region_the": "the {region}",
         "list_join": "; ", "period": ".",
         "inside": "On these synthetic faces the pixels that carry the expression (the generator's brows, eyes, mouth "
@@ -229,9 +241,13 @@ TEXT = {
                            "to stripes, {l} to lattices and {b} to blobs{period}.",
         "layer_period": "; the median period of its stripes and lattices is {px:.1f} px, {share:.0%} of the field's "
                           "side",
-        "with_depth": "With depth, from `{first}` to `{last}`, the receptive field grows from {rf_a} to {rf_z} px and the "
-                      "median period from {p_a:.1f} to {p_z:.1f} px, that is from {f_a:.0%} to {f_z:.0%} of the field; "
-                      "the share of blobs among the live filters goes from {b_a:.0%} to {b_z:.0%}{second}.",
+        "with_depth": "With depth, from `{first}` to `{last}`, the receptive field grows from {rf_a} to {rf_z} px; the "
+                      "median period, layer by layer, is {periods} px, that is {fractions} of the field; the share of "
+                      "blobs among the live filters goes from {b_a:.0%} to {b_z:.0%}{second}.",
+        "over_field": "{items} have a period longer than their layer's receptive field: less "
+                      "than one cycle fits in the field, so such a filter answers a single edge between a light and a "
+                      "dark band (which the ascent repeats over the image), not a repeating wave.",
+        "over_item": "{k} of the {n} stripes and lattices of `{layer}` (field {rf} px)",
         "depth_second": " (from the second start: {a:.0%} to {z:.0%})",
         "second_start": "To see how firm these readings are, every layer is climbed again from other noise (seed "
                         "{seed}) and read again. The same kind comes back for {items}.",
@@ -255,6 +271,8 @@ TEXT = {
         "cnn_recipe": "its own (question 1)", "dnn_same_name": "DNN trained with the CNN's recipe",
         "costs_most": "; hiding {region} costs the most ({drop:.3f} per 100 pixels [{lo:.3f}, {hi:.3f}]), but its "
                       "saliency does not clear the baselines",
+        "brightest": "; its mean map is brightest in {region} (figure above), but over the whole region the saliency "
+                     "per pixel is {ratio:.2f}x the baseline [{lo:.2f}, {hi:.2f}]: a bright spot, not a bright region",
         "builtin": "the built-in synthetic faces", "cores": ", {n} cores", "seconds": "{s:.1f} s",
         "of_run": " ({name}): ", "colon": ": ", "semi": "; ",
     },
@@ -284,9 +302,10 @@ TEXT = {
         "total": "總參數量：**{total:,}**（可訓練 {trainable:,}，不可訓練 {non_trainable:,}）。",
         "bn_stats": "不可訓練的參數是 batch normalization 的移動平均值（moving mean）與移動變異數（moving variance）。",
         "recipe": "共訓練 {epochs} 個 epoch，batch size {batch_size}，使用 {optimizer}，{schedule}{wd}{extra}；"
-                    "資料增強：{aug}{warmup}{averaged}{teacher}；數值精度為 {precision}。訓練共耗時 {train_seconds:,.0f} 秒，約每秒 {ips:,.0f} 張影像。",
+                    "資料增強：{aug}{warmup}{averaged}{teacher}；數值精度為 {precision}。訓練共耗時 {train_seconds:,.0f} 秒（含每個 epoch 後在{val}上的評估）；"
+               "單看訓練步驟，約每秒 {ips:,.0f} 張影像。",
         "wd": "，採用 decoupled weight decay {wd}（即 AdamW 的做法）",
-        "warmup": "；前 {n} 個 epoch 將 dropout 逐步調升到設定值",
+        "warmup": "；dropout 在前 {n} 個 epoch 從 0 逐步調升到設定值",
         "cosine": "學習率最高 {lr}，並以 cosine 排程遞減至 0",
         "plateau": "學習率起始為 {lr}，每當連續 {patience} 個 epoch {val}準確率沒有提升就乘以 {factor}",
         "swa": "；儲存的權重是第 {first} 至 {last} 個 epoch 結束時權重的平均（stochastic weight averaging，這段期間學習率固定不變），"
@@ -334,6 +353,12 @@ TEXT = {
         "not_worse": "可見在這裡 DNN 並沒有比較差。",
         "compare_own": "使用自身訓練設定的 DNN，{val}準確率為 {dv:.4f}，比 CNN {dir} {gap:.1f} 個百分點；但它除了網路架構之外，與 CNN "
                          "還有以下差異：{what}，因此這個差距不能完全歸因於卷積。",
+        "why_conv": "為什麼參數一樣多，CNN 卻表現較好？卷積層在臉上每個位置都套用同一組小卷積核，在某處學到的圖樣在其他位置"
+                    "也認得出來；{n_conv} 個卷積層合計只有 {conv:,} 個參數（占 CNN 的 {conv_share:.0%}）。DNN 的第一層則讓 "
+                    "{pixels:,} 個像素各自以獨立的權重連到它的 {units} 個單元（{first:,} 個參數，占 DNN 的 {first_share:.0%}），"
+                    "所以同一張臉只要平移幾個像素，對它而言就是全新的輸入。",
+        "why_shift": "實驗結果也印證了這一點：在 CNN 的隨機平移與鏡射之下，DNN 在未增強訓練影像上的準確率只有 {st:.4f}，"
+                     "使用自身訓練設定的 DNN 則為 {ot:.4f}，兩者的差別是：{what}；CNN 在同樣的資料增強之下仍達 {ct:.4f}。",
         "below": "低了", "above": "高出",
         "diff_epochs": "{n} 個 epoch（CNN 為 {m} 個）", "diff_optimizer": "最佳化方法（{opt}）",
         "diff_rate": "batch size {bs}、學習率 {lr}（CNN 為 batch size {cbs}、學習率 {clr}）",
@@ -349,9 +374,9 @@ TEXT = {
         "conf_pairs": "最容易混淆的類別對（真實類別被誤判為另一類別的比例）：{pairs}。",
         "pair": "{true}被判為{pred} {rate:.0%}",
         "asym_low_recall": "{c}的 recall 為 {r:.2f}、precision 為 {p:.2f}：模型判為{c}的次數偏少，但一旦判為{c}，有 {p:.0%} "
-                             "是正確的；沒被辨識出來的{c}臉大多被誤判為{to}。",
+                             "是正確的；沒被辨識出來的{c}臉中，有 {share:.0%} 被誤判為{to}，比誤判為其他任何類別都多。",
         "asym_low_precision": "{c}的 precision 為 {p:.2f}、recall 為 {r:.2f}：模型判為{c}的次數偏多，判為{c}的臉有 {wrong:.0%} "
-                                "是錯的，其中最多是{frm}的臉。",
+                                "是錯的；這些錯誤中有 {share:.0%} 是{frm}的臉，比其他任何類別都多。",
         "rare": "{c}是訓練資料中最少的類別（占 {share:.1%}）。",
         "planted": "在這些內建的合成人臉上，混淆是刻意設計的：產生器會以隨機權重把每張臉往其「搭配類別」的表情混合，權重有上限（{blends}），另有 {noise:.0%} "
                      "的標籤被改成搭配類別（{happy}則改成其他任一類別）。因此關鍵在於模型的錯誤是否集中在這些類別對：模型的 {n:,} 個錯誤中有 {share:.0%} "
@@ -388,6 +413,7 @@ TEXT = {
         "region_named": "{region}（顯著度為基準的 {ratio:.2f} 倍，95% 信賴區間 {lo:.2f} 至 {hi:.2f}；遮住後真實類別機率每 100 個像素下降 "
                           "{drop:.3f}，95% 信賴區間 {dlo:.3f} 至 {dhi:.3f}）",
         "region_looks": "；顯著圖也落在{regions}上，但遮住後機率沒有顯著下降",
+        "region_looks_none": "；顯著圖落在{regions}上，但遮住後機率沒有顯著下降",
         "region_the": "{region}",
         "list_join": "；", "period": "。",
         "inside": "由於是合成人臉，我們知道哪些像素帶有表情資訊（產生器畫出的眉毛、眼睛、嘴巴與鼻樑皺紋，再向外擴一個像素）：這些像素的平均每像素顯著度是其他像素的 {ratio:.1f} "
@@ -405,8 +431,11 @@ TEXT = {
         "layer_reading": "`{layer}` 的感受野為 {rf}×{rf} 像素：在 {live} 個有反應的濾波器中，{s} 個對條紋有反應、{l} 個對格點有反應、{b} "
                            "個對斑點有反應{period}。",
         "layer_period": "；條紋與格點的週期中位數為 {px:.1f} 像素，約為感受野邊長的 {share:.0%}",
-        "with_depth": "隨著層數加深，從 `{first}` 到 `{last}`，感受野從 {rf_a} 像素增加到 {rf_z} 像素；週期中位數從 {p_a:.1f} 像素變為 {p_z:.1f} "
-                        "像素，占感受野的比例則從 {f_a:.0%} 變為 {f_z:.0%}；斑點在有反應的濾波器中所占比例從 {b_a:.0%} 變為 {b_z:.0%}{second}。",
+        "with_depth": "隨著層數加深，從 `{first}` 到 `{last}`，感受野從 {rf_a} 像素增加到 {rf_z} 像素；各層的週期中位數依序為 {periods} "
+                        "像素，占感受野的 {fractions}；斑點在有反應的濾波器中所占比例從 {b_a:.0%} 變為 {b_z:.0%}{second}。",
+        "over_field": "{items}的週期比所在層的感受野還長：感受野裡容納不到一個完整週期，所以這類濾波器回應的是"
+                      "一道明暗交界的邊緣（梯度上升把它在整張影像上重複排開），而不是重複的波紋。",
+        "over_item": "`{layer}`（感受野 {rf} 像素）的 {n} 個條紋與格點中有 {k} 個",
         "depth_second": "（以第二個起點判讀：從 {a:.0%} 變為 {z:.0%}）",
         "second_start": "為了確認這些判讀是否穩定，每一層都改從另一組雜訊（seed {seed}）重新做梯度上升並再判讀一次。判讀類型與第一次相同的濾波器：{items}。",
         "second_item": "`{layer}` 的 {n} 個有反應的濾波器中有 {same} 個", "second_kappa": "（Cohen's κ {kappa:.2f}）",
@@ -426,6 +455,8 @@ TEXT = {
         "cnn_recipe": "本身的設定（見第 1 節）", "dnn_same_name": "沿用 CNN 訓練設定的 DNN",
         "costs_most": "；遮住{region}時機率下降最多（每 100 個像素 {drop:.3f}，95% 信賴區間 {lo:.3f} 至 {hi:.3f}），"
                       "但其顯著度未達門檻",
+        "brightest": "；其平均顯著圖最亮處落在{region}（見上圖），但就整個區域而言，每像素顯著度只有基準的 {ratio:.2f} 倍"
+                     "（95% 信賴區間 {lo:.2f} 至 {hi:.2f}）：亮的是一個點，而不是整個區域",
         "builtin": "內建合成人臉", "cores": "，{n} 核心", "seconds": "{s:.1f} 秒",
         "of_run": "（{name}）：", "colon": "：", "semi": "；",
     },
@@ -558,7 +589,7 @@ def recipe(t, rec, lang):
         wd=t["wd"].format(wd=c["weight_decay"]) if c.get("weight_decay") else "", extra=extra,
         aug=augmentation_words(t, rec.get("augmentation")) if c.get("augment") else t["aug_none"],
         warmup=t["warmup"].format(n=c["dropout_warmup"]) if has_dropout(rec) and c.get("dropout_warmup") else "",
-        precision=rec["precision"], train_seconds=rec["train_seconds"],
+        precision=rec["precision"], train_seconds=rec["train_seconds"], val=val,
         ips=rec["train_images_per_second"] or 0)
 
 
@@ -719,7 +750,30 @@ def comparison(t, lang, cnn, dnn, same, figures_dir, models_dir, out_dir):
         parts.append(t["compare_own"].format(val=val, dv=dnn["evaluation"]["val"]["accuracy"], gap=abs(100 * gap),
                                              dir=t["below"] if gap > 0 else t["above"],
                                              what=recipe_differences(t, dnn, cnn) or t["same_as_cnn"]))
+    why = why_convolution(t, cnn, dnn, same)
+    if why:
+        parts.append(why)
     return parts
+
+
+def why_convolution(t, cnn, dnn, same):
+    """Q2's why, from the layer tables: the parameters shared over positions against one weight per pixel, and, where
+    the controlled DNN ran, what the CNN's shifts did to how well the DNN fits its training faces."""
+    conv = [row[3] for row in cnn.get("layers", []) if row[1] == "Conv2D"]
+    dense = [row for row in dnn.get("layers", []) if row[1] == "Dense"]
+    if not conv or not dense:
+        return ""
+    first = dense[0]
+    pixels = first[3] // int(first[2]) - 1   # (inputs + 1 bias) x units
+    text = t["why_conv"].format(n_conv=len(conv), conv=sum(conv), conv_share=sum(conv) / cnn["params"]["total"],
+                                pixels=pixels, units=int(first[2]), first=first[3],
+                                first_share=first[3] / dnn["params"]["total"])
+    if same and learned(same) and learned(dnn) and same.get("augmentation") and not dnn.get("augmentation"):
+        st, ot = same["evaluation"]["train"]["accuracy"], dnn["evaluation"]["train"]["accuracy"]
+        if st < ot:
+            text += t["why_shift"].format(st=st, ot=ot, ct=cnn["evaluation"]["train"]["accuracy"],
+                                          what=recipe_differences(t, dnn, same))
+    return text
 
 
 def planted_sentence(t, lang, counts):
@@ -741,7 +795,7 @@ def planted_sentence(t, lang, counts):
 
 def confusion_section(t, lang, conf, cnn, out_dir, faces=True):
     names, split = CLASS_WORDS[lang], split_word(lang, conf["split"], conf.get("usage"))
-    per, norm = conf["per_class"], conf["normalized"]
+    per = conf["per_class"]
     parts = [figure(conf["figure"], out_dir, t["conf_fig"].format(split=split), lang),
              t["conf_acc"].format(split=split, n=conf["n"], acc=conf["accuracy_plain"], acc_tta=conf["accuracy_tta"],
                                   f1=conf["macro_f1"])]
@@ -769,12 +823,16 @@ def confusion_section(t, lang, conf, cnn, out_dir, faces=True):
             if abs(p - r) < 0.05:
                 continue
             if r < p:
-                to = max((j for j in range(len(CLASS_NAMES)) if j != i), key=lambda j: norm[i][j])
-                parts.append(t["asym_low_recall"].format(c=names[c], r=r, p=p, to=names[CLASS_NAMES[to]]))
+                row = [conf["counts"][i][j] if j != i else -1 for j in range(len(CLASS_NAMES))]
+                to = max(range(len(row)), key=row.__getitem__)
+                share = row[to] / max(sum(row) + 1, 1)   # + 1: the -1 on the diagonal
+                parts.append(t["asym_low_recall"].format(c=names[c], r=r, p=p, to=names[CLASS_NAMES[to]], share=share))
             else:
                 col = [conf["counts"][j][i] if j != i else -1 for j in range(len(CLASS_NAMES))]
-                frm = CLASS_NAMES[max(range(len(col)), key=col.__getitem__)]
-                parts.append(t["asym_low_precision"].format(c=names[c], r=r, p=p, wrong=1 - p, frm=names[frm]))
+                frm = max(range(len(col)), key=col.__getitem__)
+                share = col[frm] / max(sum(col) + 1, 1)
+                parts.append(t["asym_low_precision"].format(c=names[c], r=r, p=p, wrong=1 - p,
+                                                            frm=names[CLASS_NAMES[frm]], share=share))
         if counts:
             rarest = CLASS_NAMES[min(range(len(counts)), key=counts.__getitem__)]
             parts.append(t["rare"].format(c=names[rarest], share=min(counts) / sum(counts)))
@@ -803,21 +861,28 @@ def region_sentence(t, lang, name, answer):
     regions = REGION_WORDS[lang]
     who = t["all_classes_who"] if name == "all" else CLASS_WORDS[lang][name]
     head = t["region_who"].format(who=who, n=answer["n"])
-    if not answer["named"]:
-        return head + t["region_none"] + t["period"]
     the = {r: t["region_the"].format(region=w) for r, w in regions.items()}
-    used = []
-    for r in answer["named"]:
-        s, o = answer["saliency"][r], answer["occlusion"][r]
-        used.append(t["region_named"].format(region=the[r], ratio=s["ratio"], lo=s["lo"], hi=s["hi"],
-                                             drop=o["prob"], dlo=o["prob_lo"], dhi=o["prob_hi"]))
-    looks = answer.get("looked_at_only")
-    also = t["region_looks"].format(regions=t["list_sep"].join(the[r] for r in looks)) if looks else ""
+    looks = answer.get("looked_at_only") or []
+    also = t["region_looks" if answer["named"] else "region_looks_none"].format(
+        regions=t["list_sep"].join(the[r] for r in looks)) if looks else ""
     occ = answer["occlusion"]
     most = max(occ, key=lambda r: occ[r]["prob"])
     if most not in answer["named"] and occ[most]["prob_lo"] > 0:   # needed most, though the maps do not show it
         o = occ[most]
         also += t["costs_most"].format(region=the[most], drop=o["prob"], lo=o["prob_lo"], hi=o["prob_hi"])
+    # What the eye picks out in the class-mean figure, where the measurement does not back it: said, so that the
+    # text and the figure do not seem to disagree ("all" has no map in the figure).
+    bright = answer.get("brightest")
+    if name != "all" and bright and bright not in answer["named"] and bright not in looks:
+        s = answer["saliency"][bright]
+        also += t["brightest"].format(region=the[bright], ratio=s["ratio"], lo=s["lo"], hi=s["hi"])
+    if not answer["named"]:
+        return head + t["region_none"] + also + t["period"]
+    used = []
+    for r in answer["named"]:
+        s, o = answer["saliency"][r], answer["occlusion"][r]
+        used.append(t["region_named"].format(region=the[r], ratio=s["ratio"], lo=s["lo"], hi=s["hi"],
+                                             drop=o["prob"], dlo=o["prob_lo"], dhi=o["prob_hi"]))
     return head + t["region_uses"] + t["list_join"].join(used) + also + t["period"]
 
 
@@ -901,6 +966,11 @@ def filters_section(t, lang, filt, out_dir, faces=True):
         period = t["layer_period"].format(px=share * rec["receptive_field"], share=share) if share else ""
         parts.append(t["layer_reading"].format(layer=name, rf=rec["receptive_field"], live=live, s=c["stripes"],
                                                l=c["lattice"], b=c["blob"], period=period))
+    over = [(name, rec, [p for p in rec.get("patterns", {}).values() if p.get("period")]) for name, rec in layers]
+    over = [(name, rec, len(ps), sum(p["period"] > rec["receptive_field"] for p in ps)) for name, rec, ps in over]
+    if any(k for *_, k in over):
+        parts.append(t["over_field"].format(items=t["list_sep"].join(
+            t["over_item"].format(k=k, n=n, layer=name, rf=rec["receptive_field"]) for name, rec, n, k in over if k)))
     parts += second_start_sentences(t, layers)
     (first, a), (last, z) = layers[0], layers[-1]
     if len(layers) > 1 and a.get("period_rf_median") and z.get("period_rf_median"):
@@ -908,9 +978,10 @@ def filters_section(t, lang, filt, out_dir, faces=True):
         second = t["depth_second"].format(a=blob(a["second_start"]["counts"]), z=blob(z["second_start"]["counts"])) \
             if "second_start" in a and "second_start" in z else ""
         parts.append(t["with_depth"].format(first=first, last=last, rf_a=a["receptive_field"], rf_z=z["receptive_field"],
-                                            p_a=a["period_rf_median"] * a["receptive_field"],
-                                            p_z=z["period_rf_median"] * z["receptive_field"],
-                                            f_a=a["period_rf_median"], f_z=z["period_rf_median"],
+                                            periods=t["list_sep"].join(f"{r['period_rf_median'] * r['receptive_field']:.1f}"
+                                                                       for _, r in layers if r.get("period_rf_median")),
+                                            fractions=t["list_sep"].join(f"{r['period_rf_median']:.0%}"
+                                                                         for _, r in layers if r.get("period_rf_median")),
                                             b_a=blob(a["counts"]), b_z=blob(z["counts"]), second=second))
     image = filt.get("image")
     if filt.get("activations_figure") and image:

@@ -302,3 +302,15 @@ def test_analysis_user_errors_are_one_line_exit_2(tmp_path):
         errors = [l for l in r.stderr.splitlines() if "error:" in l]
         assert len(errors) == 1 and words in errors[0], (argv, errors)
     assert not (tmp_path / "figs").exists()
+
+
+def test_the_brightest_region_is_where_the_mean_map_peaks_not_where_one_pixel_does():
+    from ferlib.regions import fixed_regions
+    regions = np.broadcast_to(fixed_regions(), (4, 48, 48))
+    rows, cols = np.nonzero(fixed_regions() == 3)   # the mouth's box
+    maps = np.zeros((4, 48, 48), np.float32)
+    maps[:, rows.min():rows.max() + 1, cols.min():cols.max() + 1] = 0.5
+    maps[:, 2, 2] = 1.0   # one hot pixel in the rest of the image, brighter than the mouth
+    assert saliency.brightest_region(maps, regions) == "mouth"
+    maps[:, 2:9, 2:9] = 0.9   # a bright patch there on every face
+    assert saliency.brightest_region(maps, regions) == "rest"

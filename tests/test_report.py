@@ -176,7 +176,9 @@ def test_recipe_sentence_states_the_runs_own_recipe():
     text = make_report.recipe(make_report.TEXT["en"], rec, "en")
     assert "SGD with Nesterov momentum 0.9 at a peak learning rate of 0.01 decayed to 0 along a cosine" in text
     assert "decoupled weight decay 0.1 (as in AdamW), mixup 0.2; augmentation: mirror, shift 0.1" in text
-    assert "label smoothing" not in text and "warmed up over the first 5 epochs" in text
+    assert "label smoothing" not in text and "dropout raised from 0 to its full rates over the first 5 epochs" in text
+    assert "9 s of training, the PublicTest evaluation after each epoch included; 100 images/s in the training " \
+           "steps alone" in text
     assert not re.search("averag|distil|plateau|without a better", text)
     rec["config"].update(optimizer="adam", augment=False)
     rec["layers"] = []
@@ -286,3 +288,51 @@ def test_a_layer_whose_readings_change_with_the_start_is_said_to_give_a_rough_sp
         assert len(loose) == 2 and "conv2d_9" in loose[1] and "3 / 3 / 4" in loose[1].replace("／", " / ") \
             and "conv2d_3" not in loose[1]
         assert make_report.second_start_sentences(t, [("conv2d_3", {})]) == []   # a record from one start
+
+
+def test_where_a_class_s_misses_go_is_given_as_a_share_not_called_most():
+    # Fear (true row 2) is missed 10 times: 4 to Sad, 3 to Neutral, 3 to Angry: Sad leads with 40%, not "most".
+    y = np.array([2] * 20 + [4] * 20)
+    pred = np.array([2] * 10 + [4] * 4 + [6] * 3 + [0] * 3 + [4] * 20)
+    rep = {**confusion.confusion_report(y, pred), "figure": "c.png", "split": "val", "n": len(y),
+           "accuracy_plain": 0.75, "accuracy_tta": 0.75}
+    for lang, want in (("en", "Of the Fear faces it misses, 40% go to Sad, more than to any other class."),
+                       ("zh-TW", "沒被辨識出來的恐懼臉中，有 40% 被誤判為難過")):
+        text = "\n".join(make_report.confusion_section(make_report.TEXT[lang], lang, rep, None, "."))
+        assert want in text and "most of the" not in text
+    # Sad is answered too often: 4 of its 24 answers are wrong, all Fear faces (100% of those).
+    assert "and 100% of those are Fear faces" in "\n".join(
+        make_report.confusion_section(make_report.TEXT["en"], "en", rep, None, "."))
+
+
+def test_a_bright_spot_the_measurement_does_not_back_is_named_with_its_region_s_ratio():
+    cell = {"ratio": 0.82, "lo": 0.81, "hi": 0.83}
+    occ = {r: {"prob": 0.01, "prob_lo": -0.01, "prob_hi": 0.02} for r in ("rest", "brows and eyes", "nose", "mouth")}
+    answer = {"n": 467, "named": [], "looked_at_only": [], "brightest": "brows and eyes", "occlusion": occ,
+              "saliency": {r: cell for r in occ}}
+    en = make_report.region_sentence(make_report.TEXT["en"], "en", "Angry", answer)
+    assert "brightest in the brows and eyes" in en and "0.82x the baseline [0.81, 0.83]" in en
+    assert "最亮處落在眉毛與眼睛" in make_report.region_sentence(make_report.TEXT["zh-TW"], "zh-TW", "Angry", answer)
+    # Where the measurement names the region, or for all classes (no map of them in the figure), nothing is added.
+    assert "brightest" not in make_report.region_sentence(make_report.TEXT["en"], "en", "all", answer)
+    named = {**answer, "named": ["brows and eyes"]}
+    assert "brightest" not in make_report.region_sentence(make_report.TEXT["en"], "en", "Angry", named)
+
+
+def test_why_convolution_counts_the_shared_and_the_per_pixel_parameters():
+    cnn = {"params": {"total": 1000}, "layers": [["c1", "Conv2D", "48x48x8", 80, ""], ["c2", "Conv2D", "", 120, ""],
+                                                  ["d", "Dense", "7", 800, ""]],
+           "evaluation": {"train": {"accuracy": 0.86}, "val": {"accuracy": 0.68}}}
+    dnn = {"params": {"total": 2000}, "layers": [["flatten", "Flatten", "2304", 0, ""],
+                                                  ["dense_1", "Dense", "10", 2305 * 10, "relu"]],
+           "evaluation": {"train": {"accuracy": 0.65, "loss": 1.0}, "val": {"accuracy": 0.45}}, "augmentation": None,
+           "epochs": 60, "config": {"batch_size": 128, "lr": 0.001}}
+    same = {**dnn, "augmentation": "mirror, shift 0.1", "epochs": 100,
+            "evaluation": {"train": {"accuracy": 0.44, "loss": 1.4}, "val": {"accuracy": 0.43}}}
+    text = make_report.why_convolution(make_report.TEXT["en"], cnn, dnn, same)
+    assert "the 2 conv layers together hold 200 parameters (20% of the CNN's)" in text
+    assert "each of the 2,304 pixels its own weight into each of its 10 units (23,050 parameters" in text
+    assert "fits its clean training faces to 0.4400, against 0.6500" in text
+    # Where the shifts did not make the DNN fit worse, the second sentence is not said.
+    better = {**same, "evaluation": {"train": {"accuracy": 0.70, "loss": 0.9}, "val": {"accuracy": 0.43}}}
+    assert "bear this out" not in make_report.why_convolution(make_report.TEXT["en"], cnn, dnn, better)
