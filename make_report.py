@@ -303,7 +303,7 @@ TEXT = {
         "bn_stats": "不可訓練的參數是 batch normalization 的移動平均值（moving mean）與移動變異數（moving variance）。",
         "recipe": "共訓練 {epochs} 個 epoch，batch size {batch_size}，使用 {optimizer}，{schedule}{wd}{extra}；"
                     "資料增強：{aug}{warmup}{averaged}{teacher}；數值精度為 {precision}。訓練共耗時 {train_seconds:,.0f} 秒（含每個 epoch 後在{val}上的評估）；"
-               "單看訓練步驟，約每秒 {ips:,.0f} 張影像。",
+               "單看訓練步驟，每秒 {ips:,.0f} 張影像。",
         "wd": "，採用 decoupled weight decay {wd}（即 AdamW 的做法）",
         "warmup": "；dropout 在前 {n} 個 epoch 從 0 逐步調升到設定值",
         "cosine": "學習率最高 {lr}，並以 cosine 排程遞減至 0",
@@ -353,16 +353,16 @@ TEXT = {
         "not_worse": "可見在這裡 DNN 並沒有比較差。",
         "compare_own": "使用自身訓練設定的 DNN，{val}準確率為 {dv:.4f}，比 CNN {dir} {gap:.1f} 個百分點；但它除了網路架構之外，與 CNN "
                          "還有以下差異：{what}，因此這個差距不能完全歸因於卷積。",
-        "why_conv": "為什麼參數一樣多，CNN 卻表現較好？卷積層在臉上每個位置都套用同一組小卷積核，在某處學到的圖樣在其他位置"
-                    "也認得出來；{n_conv} 個卷積層合計只有 {conv:,} 個參數（占 CNN 的 {conv_share:.0%}）。DNN 的第一層則讓 "
-                    "{pixels:,} 個像素各自以獨立的權重連到它的 {units} 個單元（{first:,} 個參數，占 DNN 的 {first_share:.0%}），"
-                    "所以同一張臉只要平移幾個像素，對它而言就是全新的輸入。",
-        "why_shift": "實驗結果也印證了這一點：在 CNN 的隨機平移與鏡射之下，DNN 在未增強訓練影像上的準確率只有 {st:.4f}，"
-                     "使用自身訓練設定的 DNN 則為 {ot:.4f}，兩者的差別是：{what}；CNN 在同樣的資料增強之下仍達 {ct:.4f}。",
+        "why_conv": "為什麼參數一樣多，CNN 卻表現較好？卷積層在臉上每個位置都套用同一組小卷積核，因此在某處學到的圖樣，在其他"
+                    "位置也認得出來；{n_conv} 個卷積層合計只有 {conv:,} 個參數（占 CNN 的 {conv_share:.0%}）。DNN 的第一層則讓 "
+                    "{pixels:,} 個像素中的每一個，都以各自獨立的權重連到 {units} 個神經元中的每一個（{first:,} 個參數，占 DNN 的 "
+                    "{first_share:.0%}），所以同一張臉只要平移幾個像素，對它而言就是全新的輸入。",
+        "why_shift": "實驗結果也印證了這一點：以 CNN 的隨機平移與水平翻轉訓練時，DNN 在未增強訓練影像上的準確率只有 {st:.4f}；"
+                     "使用自身訓練設定的 DNN 則為 {ot:.4f}，其設定的不同之處在於{what}；CNN 在同樣的資料增強下訓練，仍達 {ct:.4f}。",
         "below": "低了", "above": "高出",
-        "diff_epochs": "{n} 個 epoch（CNN 為 {m} 個）", "diff_optimizer": "最佳化方法（{opt}）",
-        "diff_rate": "batch size {bs}、學習率 {lr}（CNN 為 batch size {cbs}、學習率 {clr}）",
-        "diff_wd": "weight decay {wd}（CNN 為 {cwd}）", "diff_aug_none": "無資料增強",
+        "diff_epochs": "{n} 個 epoch（而非 {m} 個）", "diff_optimizer": "最佳化方法（{opt}）",
+        "diff_rate": "batch size {bs}、學習率 {lr}（而非 batch size {cbs}、學習率 {clr}）",
+        "diff_wd": "weight decay {wd}（而非 {cwd}）", "diff_aug_none": "無資料增強",
         "diff_aug": "有資料增強", "diff_no_dropout": "無 dropout（CNN 有）", "list_sep": "、", "times": "×",
         "conf_fig": "CNN 在{split}上依列正規化的混淆矩陣：每格是該列真實類別被預測為該欄類別的比例（%）。",
         "conf_acc": "在{split}（{n:,} 張）上，CNN 的準確率為 {acc:.4f}（加上水平翻轉的測試時增強，即 TTA，則為 {acc_tta:.4f}），macro-F1 為 {f1:.4f}。",
@@ -374,7 +374,7 @@ TEXT = {
         "conf_pairs": "最容易混淆的類別對（真實類別被誤判為另一類別的比例）：{pairs}。",
         "pair": "{true}被判為{pred} {rate:.0%}",
         "asym_low_recall": "{c}的 recall 為 {r:.2f}、precision 為 {p:.2f}：模型判為{c}的次數偏少，但一旦判為{c}，有 {p:.0%} "
-                             "是正確的；沒被辨識出來的{c}臉中，有 {share:.0%} 被誤判為{to}，比誤判為其他任何類別都多。",
+                             "是正確的；未被正確辨識的{c}表情中，有 {share:.0%} 被誤判為{to}，比誤判為其他任何類別都多。",
         "asym_low_precision": "{c}的 precision 為 {p:.2f}、recall 為 {r:.2f}：模型判為{c}的次數偏多，判為{c}的臉有 {wrong:.0%} "
                                 "是錯的；這些錯誤中有 {share:.0%} 是{frm}的臉，比其他任何類別都多。",
         "rare": "{c}是訓練資料中最少的類別（占 {share:.1%}）。",
@@ -408,12 +408,12 @@ TEXT = {
                           "時，才列出該區域，並依每像素下降幅度由大到小排列。",
         "all_classes": "所有類別", "all_classes_who": "所有類別",
         "region_who": "**{who}**（{n:,} 張臉）：",
-        "region_none": "沒有特別突出的區域：沒有任何區域同時符合「顯著度高於與內容無關的基準」與「遮住後真實類別機率下降」兩個條件",
+        "region_none": "沒有特別突出的區域，亦即沒有任何區域同時符合「顯著度高於與內容無關的基準」與「遮住後真實類別機率下降」兩個條件",
         "region_uses": "模型依賴",
         "region_named": "{region}（顯著度為基準的 {ratio:.2f} 倍，95% 信賴區間 {lo:.2f} 至 {hi:.2f}；遮住後真實類別機率每 100 個像素下降 "
                           "{drop:.3f}，95% 信賴區間 {dlo:.3f} 至 {dhi:.3f}）",
         "region_looks": "；顯著圖也落在{regions}上，但遮住後機率沒有顯著下降",
-        "region_looks_none": "；顯著圖落在{regions}上，但遮住後機率沒有顯著下降",
+        "region_looks_none": "；顯著度集中在{regions}，但遮住後機率並無可測得的下降",
         "region_the": "{region}",
         "list_join": "；", "period": "。",
         "inside": "由於是合成人臉，我們知道哪些像素帶有表情資訊（產生器畫出的眉毛、眼睛、嘴巴與鼻樑皺紋，再向外擴一個像素）：這些像素的平均每像素顯著度是其他像素的 {ratio:.1f} "
@@ -432,10 +432,10 @@ TEXT = {
                            "個對斑點有反應{period}。",
         "layer_period": "；條紋與格點的週期中位數為 {px:.1f} 像素，約為感受野邊長的 {share:.0%}",
         "with_depth": "隨著層數加深，從 `{first}` 到 `{last}`，感受野從 {rf_a} 像素增加到 {rf_z} 像素；各層的週期中位數依序為 {periods} "
-                        "像素，占感受野的 {fractions}；斑點在有反應的濾波器中所占比例從 {b_a:.0%} 變為 {b_z:.0%}{second}。",
-        "over_field": "{items}的週期比所在層的感受野還長：感受野裡容納不到一個完整週期，所以這類濾波器回應的是"
-                      "一道明暗交界的邊緣（梯度上升把它在整張影像上重複排開），而不是重複的波紋。",
-        "over_item": "`{layer}`（感受野 {rf} 像素）的 {n} 個條紋與格點中有 {k} 個",
+                        "像素，分別約為感受野邊長的 {fractions}；斑點在有反應的濾波器中所占比例從 {b_a:.0%} 變為 {b_z:.0%}{second}。",
+        "over_field": "{items}的週期比感受野還長：感受野裡容納不到一個完整週期，所以這類濾波器反應的是"
+                      "單一一道明暗交界（梯度上升把它在整張影像上重複排開），而不是重複的波紋。",
+        "over_item": "`{layer}`（感受野 {rf} 像素）判讀為條紋或格點的 {n} 個濾波器中，有 {k} 個",
         "depth_second": "（以第二個起點判讀：從 {a:.0%} 變為 {z:.0%}）",
         "second_start": "為了確認這些判讀是否穩定，每一層都改從另一組雜訊（seed {seed}）重新做梯度上升並再判讀一次。判讀類型與第一次相同的濾波器：{items}。",
         "second_item": "`{layer}` 的 {n} 個有反應的濾波器中有 {same} 個", "second_kappa": "（Cohen's κ {kappa:.2f}）",
@@ -455,8 +455,8 @@ TEXT = {
         "cnn_recipe": "本身的設定（見第 1 節）", "dnn_same_name": "沿用 CNN 訓練設定的 DNN",
         "costs_most": "；遮住{region}時機率下降最多（每 100 個像素 {drop:.3f}，95% 信賴區間 {lo:.3f} 至 {hi:.3f}），"
                       "但其顯著度未達門檻",
-        "brightest": "；其平均顯著圖最亮處落在{region}（見上圖），但就整個區域而言，每像素顯著度只有基準的 {ratio:.2f} 倍"
-                     "（95% 信賴區間 {lo:.2f} 至 {hi:.2f}）：亮的是一個點，而不是整個區域",
+        "brightest": "；該類別的平均顯著圖最亮處落在{region}（見上圖），但就整個區域而言，每像素顯著度只有基準的 {ratio:.2f} 倍"
+                     "（95% 信賴區間 {lo:.2f} 至 {hi:.2f}），亮的只是局部一點，而非整個區域",
         "builtin": "內建合成人臉", "cores": "，{n} 核心", "seconds": "{s:.1f} 秒",
         "of_run": "（{name}）：", "colon": "：", "semi": "；",
     },

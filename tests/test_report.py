@@ -297,7 +297,7 @@ def test_where_a_class_s_misses_go_is_given_as_a_share_not_called_most():
     rep = {**confusion.confusion_report(y, pred), "figure": "c.png", "split": "val", "n": len(y),
            "accuracy_plain": 0.75, "accuracy_tta": 0.75}
     for lang, want in (("en", "Of the Fear faces it misses, 40% go to Sad, more than to any other class."),
-                       ("zh-TW", "沒被辨識出來的恐懼臉中，有 40% 被誤判為難過")):
+                       ("zh-TW", "未被正確辨識的恐懼表情中，有 40% 被誤判為難過")):
         text = "\n".join(make_report.confusion_section(make_report.TEXT[lang], lang, rep, None, "."))
         assert want in text and "most of the" not in text
     # Sad is answered too often: 4 of its 24 answers are wrong, all Fear faces (100% of those).
