@@ -37,9 +37,8 @@ def test_shipped_model_loads_safely_and_is_the_reference_architecture(kind):
     assert p.shape == (16, 7) and np.allclose(p.sum(1), 1, atol=1e-3)
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(PRETRAINED, "ensemble", "*.keras")))
-                         + sorted(glob.glob(os.path.join(PRETRAINED, "cnn_distilled.keras"))))
-def test_ensemble_members_and_the_distilled_cnn_load_safely_and_are_the_reference_cnn(path):
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(PRETRAINED, "ensemble", "*.keras"))))
+def test_ensemble_members_load_safely_and_are_the_reference_cnn(path):
     assert os.path.getsize(path) <= 8 * 2 ** 20
     model = keras.saving.load_model(path, compile=False, safe_mode=True)
     assert model.count_params() == 1_696_583
