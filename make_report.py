@@ -793,6 +793,13 @@ def planted_sentence(t, lang, counts):
                                share=on_planted / max(errors, 1), expected=expected / max(errors, 1))
 
 
+def top_other(counts, skip):
+    """The index of the largest count other than counts[skip], and its share of all counts but that one."""
+    others = [j for j in range(len(counts)) if j != skip]
+    top = max(others, key=lambda j: counts[j])
+    return top, counts[top] / max(sum(counts[j] for j in others), 1)
+
+
 def confusion_section(t, lang, conf, cnn, out_dir, faces=True):
     names, split = CLASS_WORDS[lang], split_word(lang, conf["split"], conf.get("usage"))
     per = conf["per_class"]
@@ -823,14 +830,10 @@ def confusion_section(t, lang, conf, cnn, out_dir, faces=True):
             if abs(p - r) < 0.05:
                 continue
             if r < p:
-                row = [conf["counts"][i][j] if j != i else -1 for j in range(len(CLASS_NAMES))]
-                to = max(range(len(row)), key=row.__getitem__)
-                share = row[to] / max(sum(row) + 1, 1)   # + 1: the -1 on the diagonal
+                to, share = top_other(conf["counts"][i], i)
                 parts.append(t["asym_low_recall"].format(c=names[c], r=r, p=p, to=names[CLASS_NAMES[to]], share=share))
             else:
-                col = [conf["counts"][j][i] if j != i else -1 for j in range(len(CLASS_NAMES))]
-                frm = max(range(len(col)), key=col.__getitem__)
-                share = col[frm] / max(sum(col) + 1, 1)
+                frm, share = top_other([row[i] for row in conf["counts"]], i)
                 parts.append(t["asym_low_precision"].format(c=names[c], r=r, p=p, wrong=1 - p,
                                                             frm=names[CLASS_NAMES[frm]], share=share))
         if counts:
