@@ -89,6 +89,13 @@ TEXT = {
                     "{val} accuracy flatters it{run}; the last epoch's flatters less. {test}",
         "acc_run": ", and so does the choice of this run: the best on {val} of {n} runs of the same recipe",
         "acc_test": "The {test} split chose nothing, so its accuracy does not flatter.",
+        "seed_runs": "The {k} runs of this recipe whose records ship in `pretrained/` (seeds {seeds}, this one "
+                     "included) score {best:.4f} [{blo:.4f}, {bhi:.4f}] on {val} at their best epoch and {last:.4f} "
+                     "[{llo:.4f}, {lhi:.4f}] at their last (mean, 95% t-interval). Seed to seed, the best epoch's "
+                     "accuracy has a sample sd of {sd:.4f}, against a binomial sd of {bsd:.4f} from the {n:,} {val} "
+                     "faces alone: {cmp}.",
+        "seed_cmp_faces": "the faces, not the seed, make most of one run's uncertainty",
+        "seed_cmp_seed": "the seed makes more of one run's uncertainty than the faces do",
         "acc_no_test": "This data has no test split apart from {val}, so every held-out number here was also used to "
                        "choose.",
         "train_below_val": "The clean training accuracy lies {d:.1f} points below the {val} accuracy, inside the "
@@ -324,6 +331,12 @@ TEXT = {
         "acc_note": "中括號內為準確率的 95% Wilson 信賴區間。最佳 epoch 是依{val}本身選出的，所以{val}準確率會偏樂觀{run}；最後一個 epoch 受此影響較小。{test}",
         "acc_run": "；從同一訓練設定的 {n} 次訓練中挑出在{val}上最好的這一次，也會讓它偏樂觀",
         "acc_test": "{test}沒有參與任何模型選擇，因此其準確率沒有這種偏差。",
+        "seed_runs": "此訓練設定在 `pretrained/` 附有紀錄的 {k} 次訓練（種子 {seeds}，含這一次），在{val}上的平均準確率："
+                     "最佳 epoch 為 {best:.4f} [{blo:.4f}, {bhi:.4f}]，最後 epoch 為 {last:.4f} [{llo:.4f}, {lhi:.4f}]"
+                     "（95% t 信賴區間）。不同種子之間，最佳 epoch 準確率的樣本標準差為 {sd:.4f}；而單次訓練僅因{val}只有 "
+                     "{n:,} 張影像，就有 {bsd:.4f} 的二項標準差：{cmp}。",
+        "seed_cmp_faces": "單次訓練的不確定性主要來自影像的抽樣，而非種子",
+        "seed_cmp_seed": "單次訓練的不確定性來自種子的多於來自影像的抽樣",
         "acc_no_test": "這份資料除了{val}之外沒有測試集，所以這裡每個未用於訓練的數字也都參與過模型選擇。",
         "train_below_val": "未增強訓練影像的準確率比{val}低 {d:.1f} 個百分點，但仍落在{val}準確率的 95% 信賴區間 [{lo:.3f}, {hi:.3f}] 內：{val}只有 "
                              "{n:,} 張影像，不足以區分兩者（而且最佳 epoch 是依{val}選出的）。",
@@ -509,6 +522,25 @@ def wilson(accuracy, n, z=1.96):
     return centre - half, centre + half
 
 
+def mean_interval(values):
+    """Mean of a few runs' numbers and its 95% Student-t interval."""
+    from scipy import stats
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    half = stats.t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values))
+    return mean, mean - half, mean + half, sd
+
+
+def seed_spread(t, runs, val, n):
+    """How much the seed moves the recipe's held-out accuracy, against what the finite split alone would."""
+    best, blo, bhi, sd = mean_interval([r["best"] for r in runs])
+    last, llo, lhi, _ = mean_interval([r["last"] for r in runs])
+    bsd = math.sqrt(best * (1 - best) / n)
+    return t["seed_runs"].format(k=len(runs), seeds=t["list_sep"].join(str(r["seed"]) for r in runs), val=val,
+                                 best=best, blo=blo, bhi=bhi, last=last, llo=llo, lhi=lhi, sd=sd, bsd=bsd, n=n,
+                                 cmp=t["seed_cmp_faces"] if sd < bsd else t["seed_cmp_seed"])
+
+
 def with_interval(e):
     lo, hi = wilson(e["accuracy"], e["n"])
     return f"{e['accuracy']:.4f} [{lo:.3f}, {hi:.3f}]"
@@ -616,6 +648,8 @@ def accuracy_table(t, rec, lang):
                                 test=t["acc_test"].format(test=test) if "test" in rec["evaluation"]
                                 else t["acc_no_test"].format(val=val))
     ev = rec["evaluation"]
+    if "val" in ev and len(rec.get("seed_runs", [])) > 1:
+        note += t["sentence_sep"] + seed_spread(t, rec["seed_runs"], val, ev["val"]["n"])
     if "val" in ev and ev["train"]["accuracy"] < ev["val"]["accuracy"]:
         lo, hi = wilson(ev["val"]["accuracy"], ev["val"]["n"])
         if lo <= ev["train"]["accuracy"]:

@@ -336,3 +336,31 @@ def test_why_convolution_counts_the_shared_and_the_per_pixel_parameters():
     # Where the shifts did not make the DNN fit worse, the second sentence is not said.
     better = {**same, "evaluation": {"train": {"accuracy": 0.70, "loss": 0.9}, "val": {"accuracy": 0.43}}}
     assert "bear this out" not in make_report.why_convolution(make_report.TEXT["en"], cnn, dnn, better)
+
+
+def test_the_mean_over_seeds_has_an_interval_that_covers_the_truth_and_other_recipes_are_left_out():
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(2000):
+        _, lo, hi, _ = make_report.mean_interval(list(rng.normal(0.68, 0.002, size=4)))
+        covered += lo <= 0.68 <= hi
+    assert 0.93 <= covered / 2000 <= 0.97
+    # docs/fer2013/make.py pools only runs whose recipe matches the shipped CNN's.
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("fer2013_make", os.path.join(os.path.dirname(__file__), "..", "docs",
+                                                                                "fer2013", "make.py"))
+    fer2013_make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fer2013_make)
+    shipped = {"seed": 1, "name": "cnn_fer2013", "lr": 0.001, "epochs": 100}
+    assert fer2013_make.same_recipe(shipped, {**shipped, "seed": 5, "name": "cnn_seed5", "swa": 0.0})
+    assert not fer2013_make.same_recipe(shipped, {**shipped, "seed": 5, "lr": 0.002})
+    # The report says the seeds' mean, and that the faces outweigh a 0.001 seed-to-seed spread.
+    rec = {"best_epoch": 9, "epochs": 10, "data": {"usage": True}, "chosen_from_runs": 3,
+           "evaluation": {"train": {"accuracy": 0.8, "n": 1000}, "val": {"accuracy": 0.681, "n": 3589}},
+           "evaluation_last_epoch": {}, "seed_runs": [{"seed": s, "best": b, "last": b - 0.002}
+                                                      for s, b in ((1, 0.681), (2, 0.679), (3, 0.680))]}
+    text = make_report.accuracy_table(make_report.TEXT["en"], rec, "en")
+    assert "The 3 runs of this recipe whose records ship in `pretrained/` (seeds 1, 2, 3" in text
+    assert "score 0.6800 [0.6775, 0.6825] on PublicTest at their best epoch and 0.6780" in text
+    assert "the faces, not the seed, make most" in text
+    assert "種子 1、2、3" in make_report.accuracy_table(make_report.TEXT["zh-TW"], rec, "zh-TW")

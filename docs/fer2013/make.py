@@ -22,6 +22,7 @@ The controlled DNN is trained by the command in records/README.md (100
 epochs of the CNN's recipe; it is not retrained here).
 """
 
+import glob
 import os
 import re
 import shutil
@@ -51,6 +52,24 @@ RECORDS = os.path.join(HERE, "records")
 SHIPPED_CNN_CHOSEN_FROM = 6
 
 
+# Config keys that name or place a run rather than shape it: runs that differ only in these share a recipe.
+NOT_RECIPE = {"seed", "name", "data", "models_dir", "figures_dir", "logs_dir", "restart", "dry_run"}
+
+
+def same_recipe(a, b):
+    """Whether two runs' configs differ only in naming and placing; an option one record predates is left out
+    (the run could not have used it)."""
+    return all(a[k] == b[k] for k in a.keys() & b.keys() - NOT_RECIPE)
+
+
+def seed_runs(record):
+    """The shipped CNN's recipe as run under each seed whose record ships (itself and the ensemble members)."""
+    members = [load_json(p) for p in sorted(glob.glob(os.path.join(ROOT, "pretrained", "ensemble", "*.json")))]
+    return sorted(({"seed": r["config"]["seed"], "best": r["evaluation"]["val"]["accuracy"],
+                    "last": r["evaluation_last_epoch"]["val"]["accuracy"]}
+                   for r in [record] + members if same_recipe(r["config"], record["config"])), key=lambda r: r["seed"])
+
+
 def shipped_run(kind, data, models, figures):
     """pretrained/<kind>_fer2013.* as make_report reads a run: models/<kind>.keras, .json, its curves."""
     name = f"{kind}_fer2013"
@@ -65,6 +84,7 @@ def shipped_run(kind, data, models, figures):
     record["record_path"] = f"pretrained/{name}.json"
     if kind == "cnn":
         record["chosen_from_runs"] = SHIPPED_CNN_CHOSEN_FROM
+        record["seed_runs"] = seed_runs(record)
     save_json(record, os.path.join(models, f"{kind}.json"))
     write_together(history_figures(record, pd.read_csv(os.path.join(models, f"{name}.history.csv")), figures))
 
