@@ -525,10 +525,9 @@ def wilson(accuracy, n, z=1.96):
 def mean_interval(values):
     """Mean of a few runs' numbers and its 95% Student-t interval."""
     from scipy import stats
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    half = stats.t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values))
-    return mean, mean - half, mean + half, sd
+    d = stats.describe(values)
+    lo, hi = stats.t.interval(0.95, d.nobs - 1, loc=d.mean, scale=stats.sem(values))
+    return float(d.mean), float(lo), float(hi), math.sqrt(d.variance)
 
 
 def seed_spread(t, runs, val, n):
