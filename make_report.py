@@ -67,6 +67,8 @@ TEXT = {
                   "{ips:,.0f} images/s in the training steps alone.",
         "warmup": "; dropout raised from 0 to its full rates over the first {n} epochs",
         "cosine": "at a peak learning rate of {lr} decayed to 0 along a cosine",
+        "lr_warmup": "at a learning rate raised linearly to a peak of {lr} over the first {n} epochs, then decayed to "
+                     "0 along a cosine",
         "plateau": "at a learning rate of {lr}, multiplied by {factor} after every {patience} epochs without a better "
                    "{val} accuracy",
         "swa": "; the saved weights are the mean of those at the end of epochs {first}-{last} (stochastic weight "
@@ -314,6 +316,7 @@ TEXT = {
         "wd": "，採用 decoupled weight decay {wd}（即 AdamW 的做法）",
         "warmup": "；dropout 在前 {n} 個 epoch 從 0 逐步調升到設定值",
         "cosine": "學習率最高 {lr}，並以 cosine 排程遞減至 0",
+        "lr_warmup": "學習率在前 {n} 個 epoch 線性升到最高值 {lr}，再以 cosine 排程遞減至 0",
         "plateau": "學習率起始為 {lr}，每當連續 {patience} 個 epoch {val}準確率沒有提升就乘以 {factor}",
         "swa": "；儲存的權重是第 {first} 至 {last} 個 epoch 結束時權重的平均（stochastic weight averaging，這段期間學習率固定不變），"
                "batch normalization 的統計量再以訓練集重新計算",
@@ -608,7 +611,8 @@ def recipe(t, rec, lang):
         (t["mixup"].format(mix=c["mixup"]) if c.get("mixup") else "")
     val = split_word(lang, "val", rec["data"].get("usage"))
     schedule = (t["plateau"].format(lr=c["lr"], factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE, val=val)
-                if c.get("plateau") else t["cosine"].format(lr=c["lr"]))
+                if c.get("plateau") else t["lr_warmup"].format(lr=c["lr"], n=c["lr_warmup"]) if c.get("lr_warmup")
+                else t["cosine"].format(lr=c["lr"]))
     averaged = (t["swa"].format(first=rec["swa_epochs"][0], last=rec["swa_epochs"][1]) if c.get("swa") else
                 t["ema"].format(m=c["ema"]) if c.get("ema") else "")
     teachers = c.get("teacher") or []

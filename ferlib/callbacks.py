@@ -142,11 +142,18 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
             os.replace(self.filepath, self.path)
 
 
-def cosine_schedule(lr, epochs, hold_from=None):
-    """Epoch -> learning rate, from lr down to 0 along half a cosine; from epoch hold_from on, held at
-    its value there (weight averaging's constant rate)."""
+def cosine_schedule(lr, epochs, hold_from=None, warmup=0):
+    """Epoch -> learning rate: over the first `warmup` epochs a linear rise towards lr (lr x (epoch + 1) /
+    (warmup + 1)), then from lr down to 0 along half a cosine over the rest; from epoch hold_from on, held
+    at its value there (weight averaging's constant rate)."""
     last = epochs if hold_from is None else hold_from
-    return lambda epoch: 0.5 * lr * (1 + math.cos(math.pi * min(epoch, last) / epochs))
+
+    def schedule(epoch):
+        epoch = min(epoch, last)
+        if epoch < warmup:
+            return lr * (epoch + 1) / (warmup + 1)
+        return 0.5 * lr * (1 + math.cos(math.pi * (epoch - warmup) / (epochs - warmup)))
+    return schedule
 
 
 class KeepEpochWeights(keras.callbacks.Callback):
@@ -221,7 +228,7 @@ def training_callbacks(batches, resume_dir, args, epochs, monitor):
         EpochSeeds(batches, args.seed), Timer(), DropoutWarmup(args.dropout_warmup),
         keras.callbacks.LearningRateScheduler(
             plateau_schedule(args.lr, os.path.join(resume_dir, "history.csv"), monitor)
-            if args.plateau else cosine_schedule(args.lr, epochs, hold_from=first)),
+            if args.plateau else cosine_schedule(args.lr, epochs, hold_from=first, warmup=args.lr_warmup)),
         keras.callbacks.TerminateOnNaN(),
         *ema,   # before the checkpoints, which then hold the average
         *swa,   # before the backup: a kill between the two repeats the epoch, which rewrites its file

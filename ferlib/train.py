@@ -52,6 +52,11 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, nam
     p.add_argument("--lr", type=float, default=lr,
                    help="peak learning rate, decayed to 0 along half a cosine over the epochs (or see --plateau) "
                         "(default: %(default)s)")
+    p.add_argument("--lr-warmup", type=int, default=0, metavar="EPOCHS",
+                   help="a linear rise of the rate over the first EPOCHS epochs (--lr x epoch / (EPOCHS + 1)), the "
+                        "cosine from --lr over the rest: lets a higher peak start without diverging; about 30%% "
+                        "of the epochs gives "
+                        "one-cycle's shape of the rate (without its momentum cycle) (default: %(default)s)")
     p.add_argument("--plateau", action="store_true",
                    help="reduce-on-plateau instead of the cosine: --lr times 0.75 after every 5 epochs without "
                         "a better validation accuracy, the schedule of the best published single FER2013 CNN "
@@ -121,6 +126,8 @@ def check_args(args):
         (args.batch_size >= 1, "--batch-size must be at least 1"),
         (args.lr > 0, "--lr must be above 0"),
         (args.weight_decay >= 0, "--weight-decay must be 0 or more"),
+        (0 <= args.lr_warmup < args.epochs and not (args.lr_warmup and args.plateau),
+         "--lr-warmup takes 0 (off) up to --epochs - 1 epochs, and shapes the cosine, not --plateau"),
         (0 <= args.ema < 1, "--ema takes a momentum from 0 (off) up to (not including) 1"),
         (args.dropout_warmup >= 0, "--dropout-warmup must be 0 or more"),
         (0 <= args.label_smoothing < 1, "--label-smoothing takes a share from 0 up to (not including) 1"),

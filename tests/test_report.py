@@ -199,6 +199,11 @@ def test_recipe_sentence_states_the_runs_own_recipe():
     text = make_report.recipe(make_report.TEXT["en"], rec, "en")
     assert "the mean of those at the end of epochs 76-100 (stochastic weight averaging" in text
     assert "along a cosine" in text and "distil" not in text
+    rec["config"].update(swa=0.0, lr_warmup=9)
+    text = make_report.recipe(make_report.TEXT["en"], rec, "en")
+    assert "at a learning rate raised linearly to a peak of 0.01 over the first 9 epochs, then decayed to 0 " \
+           "along a cosine" in text
+    assert "學習率在前 9 個 epoch 線性升到最高值 0.01" in make_report.recipe(make_report.TEXT["zh-TW"], rec, "zh-TW")
 
 
 def test_a_dnn_without_dropout_is_said_to_lack_what_the_cnn_has_and_legends_space_latin_words():

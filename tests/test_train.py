@@ -182,6 +182,13 @@ def test_a_plateau_run_lowers_its_rate_when_validation_stalls_and_resumes_on_the
         np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
 
 
+def test_a_warmed_up_run_rises_linearly_to_its_peak_then_follows_the_cosine(tmp_path):
+    train_dnn.main(_args(tmp_path, "warm", "--epochs", "5", "--lr", "0.003", "--lr-warmup", "2"))
+    rates = pd.read_csv(tmp_path / "models" / "warm.history.csv")["learning_rate"]
+    cosine = [0.5 * 0.003 * (1 + np.cos(np.pi * e / 3)) for e in range(3)]
+    np.testing.assert_allclose(rates, [0.001, 0.002, *cosine], rtol=1e-5)   # peak at epoch 3, 0.003
+
+
 def test_label_smoothing_is_smoothed_crossentropy_of_the_labels(tmp_path):
     from ferlib.losses import SparseSmoothedCrossentropy
     y = np.array([0, 3, 6, 3])
@@ -523,6 +530,8 @@ def test_a_student_learns_what_its_teacher_says_not_the_labels(tmp_path):
                                          (["--ema", "1"], "--ema takes a momentum"),
                                          (["--swa", "1"], "--swa takes a share"),
                                          (["--swa", "0.25", "--plateau"], "does not go with --plateau"),
+                                         (["--lr-warmup", "3"], "--lr-warmup takes 0 (off) up to --epochs - 1"),
+                                         (["--lr-warmup", "1", "--plateau"], "not --plateau"),
                                          (["--temperature", "2"], "give the teacher models"),
                                          (["--teacher", "t.keras", "--distill", "2"], "--distill takes a share")])
 def test_flags_out_of_range_are_refused_before_anything_runs(tmp_path, flags, words):
