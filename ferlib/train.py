@@ -53,7 +53,8 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, nam
                    help="peak learning rate, decayed to 0 along half a cosine over the epochs (or see --plateau) "
                         "(default: %(default)s)")
     p.add_argument("--lr-warmup", type=int, default=0, metavar="EPOCHS",
-                   help="a linear rise of the rate over the first EPOCHS epochs (--lr x epoch / (EPOCHS + 1)), the "
+                   help="a linear rise of the rate over the first EPOCHS epochs (--lr x epoch / (EPOCHS + 1), epochs "
+                        "counted from 1), the "
                         "cosine from --lr over the rest: lets a higher peak start without diverging; about 30%% "
                         "of the epochs gives "
                         "one-cycle's shape of the rate (without its momentum cycle) (default: %(default)s)")
