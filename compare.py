@@ -8,16 +8,18 @@ outcomes. It measures how much the difference would move with other faces
 of the same kind; it says nothing about how much it moves with the training
 seed (train both recipes on several seeds for that: sweep.py).
 
-    python compare.py models/cnn_a.keras models/cnn_b.keras --data data/fer2013.csv
-    python compare.py models/cnn_a.keras pretrained/cnn_fer2013.keras --data data/fer2013.csv --tta 18
+    python compare.py --model models/cnn_a.keras models/cnn_b.keras --data data/fer2013.csv
+    python compare.py --model models/cnn_a.keras pretrained/cnn_fer2013.keras --data data/fer2013.csv --tta 18
 """
 
+import argparse
 import sys
 
 import numpy as np
 
 from ferlib import cli
-from ferlib.data import UserError, load_fer2013
+from ferlib.data import UserError
+from ferlib.records import load_for_models
 from ferlib.models import ensemble_probs, load_model
 
 RESAMPLES = 10_000
@@ -39,15 +41,18 @@ def paired_difference(right_a, right_b, resamples=RESAMPLES, seed=0):
 
 def main(argv=None):
     p = cli.parser(__doc__)
-    p.add_argument("model_a", help="saved .keras model A")
-    p.add_argument("model_b", help="saved .keras model B, on the same faces")
+    p.add_argument("--model", nargs=2, metavar=("A", "B"), help="the two saved .keras models, A and B")
+    p.add_argument("models", nargs="*", help=argparse.SUPPRESS)   # the older spelling: A B without --model
     cli.add_data_args(p)
     p.add_argument("--split", choices=("test", "val", "train"), default="val",
                    help="labelled split both models predict (default: %(default)s)")
     cli.add_tta_arg(p)
     args = p.parse_args(argv)
-    models = [load_model(path) for path in (args.model_a, args.model_b)]
-    data = load_fer2013(args.data, seed=args.seed)
+    paths = args.model or args.models
+    if len(paths) != 2 or (args.model and args.models):
+        p.error("give the two models as --model A B")
+    models = [load_model(path) for path in paths]
+    data = load_for_models(paths, args.data, args.split_seed)
     x, y = data.split(args.split)
     if not len(x) or y.min() < 0:
         raise UserError(f"{data.source}: its {args.split} split has no labelled faces; pick another with --split")

@@ -4,7 +4,8 @@ Loads a saved model, predicts one split, and writes:
   figures/<model>_confusion.png   the row-normalised matrix in percent, each true class with its count
   figures/<model>_confused.png    misclassified faces of the most-confused pairs, most confident first
   models/<model>.confusion.json   accuracy (plain and mirror-TTA), per-class precision/recall/F1,
-                                  macro-F1, the matrices, and the most-confused pairs in words
+                                  macro-F1, the matrices, the most-confused pairs in words, and how
+                                  near each pair of classes lies in the model's last hidden layer
 
 Rows are the true class, columns the prediction; a row-normalised cell is
 "of the true X, the share predicted Y". The matrices and scores come from
@@ -28,7 +29,7 @@ from functools import partial
 import numpy as np
 
 from ferlib import CLASS_NAMES, cli
-from ferlib.data import load_fer2013
+from ferlib.records import load_for_models
 from ferlib.models import ensemble_probs, load_model
 from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
                             save_json, write_together)
@@ -62,6 +63,27 @@ def confusion_report(y_true, y_pred):
         "most_confused": pairs,
         "sentence": "; ".join(f"{p['true']} -> {p['predicted']} {p['rate']:.0%}" for p in pairs) or "none",
     }
+
+
+def hidden_features(model, x, batch=512):
+    """The model's last hidden layer for faces x (N,48,48): the input of its "logits" layer, in float32."""
+    import keras
+    cut = keras.Model(model.inputs[0], model.get_layer("logits").input)
+    return np.concatenate([np.asarray(cut(x[i:i + batch, :, :, None].astype(np.float32), training=False), np.float32)
+                           for i in range(0, len(x), batch)])
+
+
+def class_separation(features, y):
+    """How near each pair of classes lies in the last hidden layer: the distance between the two class
+    centroids over the root mean square distance of a face from its own class's centroid (a class pair at
+    1.0 is as far apart as a typical face from its centroid). Pairs nearest first, each with its rank."""
+    present = [c for c in range(len(CLASS_NAMES)) if (y == c).any()]
+    centroids = {c: features[y == c].mean(0) for c in present}
+    within = np.sqrt(np.mean([np.sum((features[y == c] - centroids[c]) ** 2, 1).mean() for c in present]))
+    pairs = sorted(({"a": CLASS_NAMES[a], "b": CLASS_NAMES[b],
+                     "distance": float(np.linalg.norm(centroids[a] - centroids[b]) / within)}
+                    for i, a in enumerate(present) for b in present[i + 1:]), key=lambda p: p["distance"])
+    return [{**p, "rank": k + 1} for k, p in enumerate(pairs)]
 
 
 def plot_confusion(counts, split, usage, accuracy, tta, lang, dest):
@@ -136,7 +158,7 @@ def main(argv=None):
     t0 = time.perf_counter()
 
     models = [load_model(path) for path in args.model]
-    data = load_fer2013(args.data, seed=args.seed)
+    data = load_for_models(args.model, args.data, args.split_seed)
     split = args.split or data.held_out_split()
     x, y = data.labelled(split)
     probs = ensemble_probs(models, x)
@@ -146,11 +168,14 @@ def main(argv=None):
     report = confusion_report(y, chosen.argmax(1))
     model = args.model[0] if len(args.model) == 1 else ensemble_path(args.model)
     report.update({
-        "model": model, "members": args.model, "data": data.source, "usage": data.usage, "split": split, "n": int(len(y)), "tta": args.tta,
+        "model": model, "members": args.model, "data": data.source, "usage": data.usage, "data_split": data.split_info,
+        "split": split, "n": int(len(y)), "tta": args.tta,
         "accuracy_plain": float(np.mean(probs.argmax(1) == y)),
         "accuracy_tta": float(np.mean(probs_tta.argmax(1) == y)),
     })
     report["gallery"] = confused_faces(y, chosen, report["most_confused"])
+    if "logits" in [layer.name for layer in models[0].layers]:   # the kit's models; an ensemble: its first member
+        report["separation"] = {"model": args.model[0], "pairs": class_separation(hidden_features(models[0], x), y)}
     fig_prefix, json_path = analysis_paths(model, args.figures_dir, "confusion")
     report["figure"] = fig_prefix + ".png"
     report["gallery_figure"] = analysis_paths(model, args.figures_dir, "confused")[0] + ".png"

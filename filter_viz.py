@@ -38,16 +38,25 @@ and Cohen's kappa (the agreement beyond what the two starts' counts alone
 would give by chance), and the second start's counts. The figure shows the
 first start.
 
+What the filters respond to in faces is measured apart from the ascent, by
+network dissection (dissect): where on the split's faces each filter's
+strongest activations fall, region by region (ferlib.regions), against the
+same layer with re-drawn weights.
+
 Writes figures/<model>_filters.png (the strongest live filters of each
-layer, each tile titled with its index and reading), models/<model>.filters.json,
-and with --image N, figures/<model>_activations_<layer>.png: the output maps
-of --activation-layer for face N of the split.
+layer, each tile titled with its index and reading), figures/<model>_selective.png
+(each layer's most region-selective filters: ascent image and the face patch
+that drives it most; _selective_where.png shows where they fire over the mean
+face instead, no face), models/<model>.filters.json, and with --index N,
+figures/<model>_activations_<layer>.png: the output maps of
+--activation-layer for face N of the split.
 
     python filter_viz.py                              # conv2d_3, conv2d_6, conv2d_9, all filters, 190 steps
     python filter_viz.py --layer conv2d_9 --filters 0 1 2 3 --steps 300
-    python filter_viz.py --image 0                    # also: what conv2d_6 outputs for face 0
+    python filter_viz.py --index 0                    # also: what conv2d_6 outputs for face 0
 """
 
+import argparse
 import math
 import sys
 import time
@@ -56,12 +65,13 @@ from functools import partial
 import numpy as np
 
 from ferlib import CLASS_NAMES, cli
-from ferlib.data import UserError, load_fer2013
-from ferlib.models import conv_layers, load_model, predict_probs
+from ferlib.data import UserError
+from ferlib.records import load_for_models
+from ferlib.models import conv_layers, load_model, predict_probs, randomised
 from ferlib.outputs import (PAGE_WIDTH, analysis_paths, check_writable, figure_paths, finish_record, pyplot,
                             save_figure, save_json, write_together)
-from ferlib.regions import REGIONS, face_regions
-from ferlib.words import CLASS_WORDS, FIGURE_WORDS, spaced, split_word
+from ferlib.regions import REGIONS, face_regions, follows_faces
+from ferlib.words import CLASS_WORDS, FIGURE_WORDS, REGION_WORDS, spaced, split_word
 
 LAYERS = ["conv2d_3", "conv2d_6", "conv2d_9"]   # the last conv of each block of the reference CNN
 STEP_SIZE = 32.0     # pixels (0-255 scale) per step, after normalising the gradient RMS to 1
@@ -394,6 +404,141 @@ def plot_activations(face, maps, layer, image, lang, dest, cols=8):
     save_figure(fig, dest)
 
 
+# ---------------------------------------------------------------- what the filters respond to in faces
+#
+# Network dissection (Bau et al., CVPR 2017) on the face's regions, as Teotia et al. (IJCV 2022) apply it to
+# face models: each filter's activations over the split's faces are cut at their top TOP_SHARE (over all
+# faces and positions together), and we ask where those top activations fall. The regions are boxes much
+# larger than an activation spot, so NetDissect's IoU would be small for every filter; the measure is the
+# lift instead: the share of a filter's top activations inside a region over the region's share of the
+# image (1 = no preference). A filter is selective for a region where its lift is above 1 and passes every
+# filter of the same layer of the same network with re-drawn weights: those see the same faces with nothing
+# learned, so what they reach is the region's place and the image's own light and dark alone (with the
+# faces' outline and background, most of them fire off the face's parts). In a deep layer a unit sees most of the face,
+# so where it fires says where its field is centred, not which part inside the field drives it.
+
+TOP_SHARE = 0.01       # NetDissect cuts at 0.005 on maps of 112 px and more; a 12x12 map has too few cells
+DISSECT_FACES = 1000   # the split's first faces that are dissected: enough for 1% of them to be 14,000+ cells
+PAIRS_SHOWN = 4        # the figure's most selective filters per layer
+
+
+def activations(cut, x, batch=128):
+    """A layer's output maps (N,h,w,F) float32 for uint8 faces (N,48,48)."""
+    return np.concatenate([np.asarray(cut(x[i:i + batch, :, :, None].astype(np.float32), training=False),
+                                      np.float32) for i in range(0, len(x), batch)])
+
+
+def region_fractions(regions, size):
+    """(N or 1, size, size, R): each map cell's share of pixels in each region; regions (N,48,48) or (48,48)."""
+    regions = np.asarray(regions)
+    regions = regions[None] if regions.ndim == 2 else regions
+    step = regions.shape[1] // size
+    onehot = (regions[..., None] == np.arange(len(REGIONS))).astype(np.float32)
+    return onehot.reshape(len(regions), size, step, size, step, len(REGIONS)).mean((2, 4))
+
+
+def region_lifts(acts, fractions):
+    """(F, R) lifts: the share of each filter's top-TOP_SHARE activations inside each region over the region's
+    share of the image; NaN for a filter that never fires."""
+    n_filters = acts.shape[-1]
+    flat = acts.reshape(-1, n_filters)
+    threshold = np.quantile(flat, 1 - TOP_SHARE, axis=0)
+    top = (acts > threshold).astype(np.float32)
+    if fractions.shape[0] == 1:
+        inside = np.einsum("hwf,hwr->fr", top.sum(0), fractions[0])
+    else:
+        inside = np.einsum("nhwf,nhwr->fr", top, fractions)
+    count = top.sum((0, 1, 2))
+    area = np.broadcast_to(fractions, acts.shape[:3] + (len(REGIONS),)).mean((0, 1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count[:, None] > 0, inside / count[:, None] / area, np.nan)
+
+
+def dissect(trained, redrawn, x, regions):
+    """One layer's dissection: trained and redrawn are the layer cut from the trained model and from its copy
+    with re-drawn weights. Per filter its lifts; per region the bar (the largest re-drawn lift) and the
+    re-drawn filters' median lift; each filter's region (the one it passes the bar by most) or none."""
+    fractions = None
+    lifts = {}
+    for name, cut in (("trained", trained), ("redrawn", redrawn)):
+        acts = activations(cut, x)
+        fractions = region_fractions(regions, acts.shape[1]) if fractions is None else fractions
+        lifts[name] = region_lifts(acts, fractions)
+    bar = np.maximum(np.nanmax(lifts["redrawn"], axis=0), 1.0)   # above the region's share of the image, too
+    over = lifts["trained"] / bar
+    selective = {}
+    for f, row in enumerate(over):
+        if np.isfinite(row).any() and np.nanmax(row) > 1:
+            selective[f] = REGIONS[int(np.nanargmax(row))]
+    regions_of = list(selective.values())
+    return {"top_share": TOP_SHARE, "faces": int(len(x)),
+            "bar": dict(zip(REGIONS, bar.round(3).tolist())),
+            "redrawn_median": dict(zip(REGIONS, np.nanmedian(lifts["redrawn"], axis=0).round(3).tolist())),
+            "lift": {f: dict(zip(REGIONS, np.round(row, 3).tolist())) for f, row in enumerate(lifts["trained"])},
+            "selective": selective,
+            "counts": {**{r: regions_of.count(r) for r in REGIONS}, "none": len(over) - len(selective)}}
+
+
+def most_selective(entry, n=PAIRS_SHOWN):
+    """A layer's n filters that pass their region's bar by the most: [(filter, region, lift)]."""
+    d = entry["dissection"]
+    ranked = sorted(d["selective"].items(), key=lambda fr: -d["lift"][fr[0]][fr[1]] / d["bar"][fr[1]])
+    return [(f, r, d["lift"][f][r]) for f, r in ranked[:n]]
+
+
+def top_patch(cut, x, f, field):
+    """The face patch (field x field px, edge-padded) around the cell where filter f fires most over faces x."""
+    acts = activations(cut, x)[..., f]
+    n, i, j = np.unravel_index(acts.argmax(), acts.shape)
+    step = x.shape[1] // acts.shape[1]
+    centre = ((i + 0.5) * step, (j + 0.5) * step)
+    half = min(field, x.shape[1]) / 2
+    padded = np.pad(x[n], int(half) + 1, mode="edge")
+    top, left = (int(round(c - half)) + int(half) + 1 for c in centre)
+    return padded[top:top + int(2 * half), left:left + int(2 * half)]
+
+
+def where_it_fires(cut, x, f):
+    """The share of filter f's top activations at each pixel (48,48), summed over faces x: no face is shown."""
+    acts = activations(cut, x)[..., f]
+    top = acts > np.quantile(acts, 1 - TOP_SHARE)
+    step = x.shape[1] // acts.shape[1]
+    return np.repeat(np.repeat(top.mean(0), step, 0), step, 1)
+
+
+def plot_selective(pairs, mean_face, region_map, faces, lang, dest):
+    """Per layer (a row), its most selective filters: the ascent image beside, with faces, the face patch
+    that drives the filter most, or else where its top activations fall over the split's mean face.
+
+    pairs: [(layer, field, [(filter, region, lift, ascent image, patch or heat map)])]."""
+    plt = pyplot()
+    w = FIGURE_WORDS[lang]
+    cols = 2 * max(len(p[2]) for p in pairs)
+    fig, axes = plt.subplots(len(pairs), cols, figsize=(PAGE_WIDTH, 1.05 * len(pairs) + 0.45), squeeze=False,
+                             layout="constrained")
+    for ax in axes.ravel():
+        ax.axis("off")
+    for row, (layer, field, shown) in enumerate(pairs):
+        axes[row, 0].text(-0.15, 0.5, f"{layer}\n{field} px", transform=axes[row, 0].transAxes, ha="right",
+                          va="center", fontsize=8)
+        for k, (f, region, lift, image, second) in enumerate(shown):
+            lo, hi = np.percentile(image[MARGIN:-MARGIN, MARGIN:-MARGIN], [1, 99])
+            axes[row, 2 * k].imshow(image, cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-3))
+            axes[row, 2 * k].set_title(f"#{f} {REGION_WORDS[lang][region]}\n{lift:.1f}×", fontsize=8, pad=2,
+                                       linespacing=1.0, loc="left")
+            if faces:
+                axes[row, 2 * k + 1].imshow(second, cmap="gray", vmin=0, vmax=255)
+            else:
+                axes[row, 2 * k + 1].imshow(mean_face, cmap="gray", vmin=0, vmax=255)
+                axes[row, 2 * k + 1].imshow(second, cmap="inferno", alpha=0.65)
+                if region_map is not None:
+                    axes[row, 2 * k + 1].contour(region_map, levels=np.arange(len(REGIONS)) + 0.5, colors="white",
+                                                 linewidths=0.4)
+    fig.suptitle(w["selective_title"])
+    fig.supxlabel(w["selective_faces"] if faces else w["selective_where"], fontsize=8)
+    save_figure(fig, dest)
+
+
 def peak_regions(maps, regions):
     """For each output map (H,W,F) of one face: the face region under its strongest cell (ferlib.regions.REGIONS;
     None for a map that is 0 everywhere). regions: the face's (48,48) region map."""
@@ -412,11 +557,14 @@ def main(argv=None):
                         "each block; the reference report showed conv2d_6 alone)")
     p.add_argument("--filters", type=int, nargs="+", help="filter indices, the same in every layer (default: all)")
     p.add_argument("--steps", type=int, default=190, help="gradient-ascent steps (default: %(default)s)")
-    p.add_argument("--image", type=int, help="also plot the output maps of --activation-layer for face N of the split")
+    p.add_argument("--index", type=int, metavar="N",
+                   help="also plot the output maps of --activation-layer for face N of the split (its index there)")
+    p.add_argument("--image", type=int, dest="index", help=argparse.SUPPRESS)   # the older spelling of --index
     p.add_argument("--activation-layer", default="conv2d_6",
-                   help="the conv layer whose output maps --image plots (default: %(default)s)")
-    cli.add_split_arg(p, "--image picks from")
+                   help="the conv layer whose output maps --index plots (default: %(default)s)")
+    cli.add_split_arg(p, "the faces are dissected in and --index picks from")
     cli.add_data_args(p)
+    cli.add_seed_arg(p, "the ascent's start images (the second start takes SEED + 1)")
     cli.add_figures_arg(p, "the filter and activation images go")
     args = p.parse_args(argv)
     check_writable(args.figures_dir)   # before the work, not after it
@@ -433,13 +581,19 @@ def main(argv=None):
             raise UserError(f"--filters: {layer} has filters 0-{n_filters - 1}")
     if args.steps < 1:
         raise UserError("--steps must be at least 1")
-    if args.image is not None:
+    data = load_for_models([args.model], args.data, args.split_seed)
+    split = args.split or data.held_out_split()
+    x, y = data.split(split)
+    if not len(x):
+        raise UserError(f"{data.source}: its {split} split has no faces to dissect the filters on; pick another "
+                        "with --split")
+    if args.index is not None:
         maps_of = layer_model(model, args.activation_layer)
-        data = load_fer2013(args.data, seed=args.seed)
-        split = args.split or data.held_out_split()
-        x, y = data.split(split)
-        if not 0 <= args.image < len(x):
-            raise UserError(f"--image {args.image}: the {split} split has {len(x)} faces")
+        if not 0 <= args.index < len(x):
+            raise UserError(f"--index {args.index}: the {split} split has {len(x)} faces")
+    dissected = x[:DISSECT_FACES]
+    regions = face_regions(data, split, len(dissected))
+    redrawn = randomised(model)
 
     layers, shown = {}, []
     for layer, cut in cuts.items():
@@ -451,6 +605,7 @@ def main(argv=None):
         layers[layer]["second_start"] = {"seed": args.seed + 1, **second_start(
             layers[layer], layer_record(filters[layer], start2, final2, images2, args.steps, field))}
         layers[layer]["ascent_seconds"] = round(time.perf_counter() - started, 1)
+        layers[layer]["dissection"] = dissect(cut, layer_model(redrawn, layer), dissected, regions)
         shown.append((layer, images, layers[layer]))
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "filters")
     record = {
@@ -460,18 +615,35 @@ def main(argv=None):
         "layer": args.activation_layer, "steps": args.steps, "shown_per_layer": SHOWN[0] * SHOWN[1],
     }
     writes = [(path, partial(plot_filters, shown, args.steps, lang)) for lang, path in figure_paths(record["figure"])]
-    if args.image is not None:
-        face = x[args.image]
+    record.update(split=split, usage=data.usage, data_split=data.split_info, regions_follow_faces=follows_faces(data),
+                  selective_figure=f"{fig_prefix}_selective.png", selective_where_figure=f"{fig_prefix}_selective_where.png")
+    mean_face = dissected.mean(0)
+    region_map = None if follows_faces(data) else regions[0]
+    for faces, key in ((True, "selective_figure"), (False, "selective_where_figure")):
+        pairs = []
+        for layer, images, rec in shown:
+            chosen = [(f, r, lift) for f, r, lift in most_selective(rec) if f in rec["filters"]]
+            pairs.append((layer, rec["receptive_field"], [
+                (f, r, lift, images[rec["filters"].index(f)],
+                 top_patch(cuts[layer], dissected, f, rec["receptive_field"]) if faces
+                 else where_it_fires(cuts[layer], dissected, f)) for f, r, lift in chosen]))
+        if any(p[2] for p in pairs):
+            writes += [(path, partial(plot_selective, pairs, mean_face, region_map, faces, lang))
+                       for lang, path in figure_paths(record[key])]
+        else:
+            record[key] = None
+    if args.index is not None:
+        face = x[args.index]
         # float32: under mixed precision the layer outputs bfloat16, which matplotlib cannot scale
         maps = np.asarray(maps_of(face[None, :, :, None].astype(np.float32), training=False), dtype=np.float32)[0]
         pred = int(predict_probs(model, face[None]).argmax(1)[0])
-        truth = CLASS_NAMES[y[args.image]] if y[args.image] >= 0 else "unlabelled"
+        truth = CLASS_NAMES[y[args.index]] if y[args.index] >= 0 else "unlabelled"
         activations = f"{fig_prefix.replace('_filters', '_activations')}_{args.activation_layer}.png"
         record.update(activations_figure=activations,
-                      image={"split": split, "usage": data.usage, "index": args.image, "true": truth,
+                      image={"split": split, "usage": data.usage, "index": args.index, "true": truth,
                              "predicted": CLASS_NAMES[pred], "layer": args.activation_layer,
                              "filter_means": maps.mean(axis=(0, 1)).tolist(), "filter_peaks": maps.max(axis=(0, 1)).tolist(),
-                             "peak_regions": peak_regions(maps, face_regions(data, split)[args.image])})
+                             "peak_regions": peak_regions(maps, face_regions(data, split)[args.index])})
         writes += [(path, partial(plot_activations, face, maps, args.activation_layer, record["image"], lang))
                    for lang, path in figure_paths(record["activations_figure"])]
     write_together(writes + [(json_path, partial(save_json, finish_record(record, t0, __file__, argv)))])
@@ -484,6 +656,9 @@ def main(argv=None):
         again = rec["second_start"]
         print(f"  from a second start: {again['same']} of {again['filters']} keep their kind"
               + (f" (Cohen's kappa {again['kappa']:.2f})" if again["kappa"] is not None else ""))
+        d = rec["dissection"]
+        print(f"  selective (over {d['faces']} {split} faces, against re-drawn weights): "
+              + ", ".join(f"{r} {d['counts'][r]}" for r in REGIONS) + f", none {d['counts']['none']}")
     check = record["pattern_check"]
     print(f"known patterns read right: {check['right']:.0%} of {check['n']}; wrote {record['figure']} and {json_path}")
     return record

@@ -30,11 +30,12 @@ from functools import partial
 import numpy as np
 
 from ferlib import CLASS_NAMES, SIZE, cli
-from ferlib.data import UserError, load_fer2013
-from ferlib.models import conv_layers, load_model, logits_model, predict_probs
+from ferlib.data import UserError
+from ferlib.records import load_for_models
+from ferlib.models import conv_layers, load_model, logits_model, predict_probs, randomised
 from ferlib.outputs import (analysis_paths, check_writable, figure_paths, finish_record, pyplot, save_figure,
                             save_json, write_together)
-from ferlib.regions import REGIONS, face_regions, follows_faces
+from ferlib.regions import REGIONS, face_regions, follows_faces, mean_face_landmarks
 from ferlib.words import FIGURE_WORDS, REGION_WORDS, class_words, spaced, split_word
 
 METHODS = ("vanilla", "smoothgrad", "gradcam")
@@ -159,15 +160,16 @@ def plot_maps(x, y, pred, maps, methods, split, gradcam_layer, lang, dest):
     save_figure(fig, dest)
 
 
-def plot_class_means(means, mean_face, region_share, method, split, lang, dest):
-    """The mean face with the regions drawn on it, then the mean map of each class's faces on one shared scale,
-    the regions outlined on every map."""
+def plot_relative_maps(relative, mean_face, region_share, split, lang, dest):
+    """The mean face with the regions drawn on it, then each class's mean map over all faces' mean map
+    (relative_maps) on one shared log scale, red where the class draws more, the regions outlined."""
+    from matplotlib.colors import LogNorm
     plt = pyplot()
     w, names = FIGURE_WORDS[lang], class_words(lang)
     fig, axes = plt.subplots(2, 4, figsize=(6.5, 3.9), layout="constrained")
     axes = axes.ravel()
-    # Colours that stand out from inferno's black-red-yellow and from a gray face.
-    colours = {"brows and eyes": "tab:cyan", "nose": "lime", "mouth": "#5b8cff"}
+    # Colours that stand out from a red-blue map and from a gray face.
+    colours = {"brows": "gold", "eyes": "lime", "nose": "magenta", "mouth": "cyan"}
 
     def outline(ax, lw):
         # Where a part lies in at least half as many faces as at its most common place: on aligned crops its
@@ -182,47 +184,36 @@ def plot_class_means(means, mean_face, region_share, method, split, lang, dest):
     for r, name in enumerate(REGIONS):
         if name in colours:
             axes[0].plot([], [], color=colours[name], label=REGION_WORDS[lang][name])
-    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=8, frameon=False, handlelength=1.2)
-    top = max((m.max() for m in means if m is not None), default=1.0)
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=8, frameon=False, handlelength=1.2,
+                   ncol=2, columnspacing=0.8)
+    norm = LogNorm(vmin=0.5, vmax=2)
     for c, ax in enumerate(axes[1:]):
-        if means[c] is None:
+        if relative[c] is None:
             ax.text(0.5, 0.5, w["no_faces"], ha="center", va="center", fontsize=8)
             ax.set_box_aspect(1)
         else:
-            im = ax.imshow(means[c], cmap="inferno", vmin=0, vmax=top)
+            im = ax.imshow(np.clip(relative[c], 0.5, 2), cmap="RdBu_r", norm=norm)
             outline(ax, 0.9)
         ax.set_title(names[c], fontsize=8)
     for ax in axes:
         ax.set_xticks([]), ax.set_yticks([])
-    fig.suptitle(spaced(w["mean_title"].format(method=w[f"method_{method}"], split=split)))
-    if any(m is not None for m in means):
-        fig.colorbar(im, ax=axes[1:].tolist(), fraction=0.03, pad=0.01, label=w["mean_saliency"])
+    fig.suptitle(spaced(w["relative_title"].format(split=split)))
+    if any(m is not None for m in relative):
+        bar = fig.colorbar(im, ax=axes[1:].tolist(), fraction=0.03, pad=0.01, label=w["relative_scale"])
+        bar.set_ticks([0.5, 0.71, 1, 1.41, 2], labels=["0.5", "0.7", "1", "1.4", "2"])
+        bar.minorticks_off()
     save_figure(fig, dest)
 
 
 # ---------------------------------------------------------------- where the CNN looks, measured
 #
-# A region's saliency per pixel over the map's mean per pixel is not a finding by itself: a map
-# that knows nothing of the face (brighter near the centre, where faces are and where the conv
-# layers' zero padding leaves the most paths) already favours the bands nearest the middle. So
-# each region is read against content-free baselines on the same faces and regions, and named
-# only when its 95% bootstrap interval clears the largest of them and occluding it (the split's
-# mean face pasted over it) lowers the true class's probability: the model looks there and needs it.
+# Every map of this network, trained or not, is brighter near the middle of the image (where faces are, and
+# where zero padding leaves the most paths), so a region's raw share of saliency says mostly where it sits.
+# A class is read against all faces instead: its faces' mean map over all faces' mean map, region by region
+# (what this class's faces draw beyond any face; the centre bias cancels), and what hiding each region
+# costs its true class (the split's mean face pasted over it).
 
-GAUSSIAN_SIGMA = 16   # px: a centred Gaussian map
-DARK_BORDER = 5       # px: a flat map whose border is dark (what zero padding does at the edge)
 BOOTSTRAP = 1000      # resamples of the faces for every interval
-# A region is named where its interval's low end passes the baselines by this factor: with 4 regions
-# in 8 rows, an interval that merely clears 1.00 would name some region of a content-free map by chance.
-CLEARS = 1.05
-
-
-def content_free_maps():
-    """{name: (48,48) map} that know nothing of any face: where a map would put saliency by position alone."""
-    yy, xx = np.mgrid[0:SIZE, 0:SIZE] - (SIZE - 1) / 2
-    flat = np.zeros((SIZE, SIZE))
-    flat[DARK_BORDER:-DARK_BORDER, DARK_BORDER:-DARK_BORDER] = 1
-    return {"centred Gaussian": np.exp(-(xx ** 2 + yy ** 2) / (2 * GAUSSIAN_SIGMA ** 2)), "dark border": flat}
 
 
 def region_scores(maps, regions):
@@ -252,33 +243,23 @@ def interval(values):
     return values[0], lo, hi
 
 
-def against_baselines(scores, baselines, seed=0):
-    """Per region: the faces' mean score over the largest baseline mean on the same resampled faces.
-
-    scores: (N, R) of the model's maps; baselines: {name: (N, R)} of content-free maps on the same faces.
-    A region clears the baselines where the interval's low end is above CLEARS.
-    """
-    idx = resamples(len(scores), seed)
+def relative_saliency(scores, rows, seed=0):
+    """Per region: the mean score of the faces `rows` over the mean score of all faces (1: no more than any
+    face draws there), with a 95% interval over resamples of those faces."""
+    overall = np.nanmean(scores, 0)
+    idx = rows[resamples(len(rows), seed)]
     with np.errstate(invalid="ignore"):
-        trained = np.nanmean(scores[idx], axis=1)                                     # (B+1, R)
-        base = np.stack([np.nanmean(b[idx], axis=1) for b in baselines.values()])     # (K, B+1, R)
-    ratio, lo, hi = interval(trained / base.max(0))
-    by = [list(baselines)[k] for k in base[:, 0].argmax(0)]
-    return {REGIONS[r]: {"ratio": float(ratio[r]), "lo": float(lo[r]), "hi": float(hi[r]),
-                         "score": float(trained[0, r]), "baseline": float(base[:, 0, r].max()), "baseline_by": by[r]}
+        ratio, lo, hi = interval(np.nanmean(scores[idx], axis=1) / overall)
+    return {REGIONS[r]: {"ratio": float(ratio[r]), "lo": float(lo[r]), "hi": float(hi[r])}
             for r in range(len(REGIONS)) if np.isfinite(ratio[r])}
 
 
-def clears_baselines(saliency):
-    """The regions whose saliency interval clears the content-free baselines, the strongest first."""
-    return sorted((r for r, s in saliency.items() if s["lo"] > CLEARS), key=lambda r: -saliency[r]["ratio"])
-
-
-def named_regions(saliency, occlusion):
-    """What the CNN uses: regions it looks at (saliency clears the baselines) and needs (hiding them lowers the
-    true class's probability, interval above 0), the largest drop per pixel first. None: nothing stands out."""
-    needed = [r for r in clears_baselines(saliency) if occlusion[r]["prob_lo"] > 0]
-    return sorted(needed, key=lambda r: -occlusion[r]["prob"])
+def relative_maps(maps, y):
+    """Each class's mean map over all faces' mean map, per pixel, each map first divided by its own mean:
+    the figure of what relative_saliency measures per region (None for a class without faces)."""
+    norm = maps / (maps.mean((1, 2), keepdims=True) + 1e-12)
+    overall = norm.mean(0) + 1e-12
+    return [norm[y == c].mean(0) / overall if (y == c).any() else None for c in range(len(CLASS_NAMES))]
 
 
 def occlusion_drops(model, x, y, regions, fill):
@@ -311,21 +292,24 @@ def occlusion_summary(prob, right, area, seed=0):
             for r in range(len(REGIONS)) if np.isfinite(p[r])}
 
 
-def brightest_region(maps, regions):
-    """The region that holds the brightest point of the faces' mean map, blurred over 5x5 px so that one noisy pixel
-    does not decide: what the eye picks out in the class-mean figure, whatever the baselines say."""
-    from scipy.ndimage import uniform_filter
-    row, col = np.unravel_index(uniform_filter(maps.mean(0), 5).argmax(), maps.shape[1:])
-    at = np.bincount(np.broadcast_to(regions, maps.shape)[:, row, col], minlength=len(REGIONS))
-    return REGIONS[int(at.argmax())]
+def costliest(occlusion):
+    """The region whose hiding costs the true class the most probability per pixel, where that cost's interval
+    lies above 0; None where hiding no region costs a measurable amount."""
+    costs = {r: o for r, o in occlusion.items() if o["prob_lo"] > 0}
+    return max(costs, key=lambda r: costs[r]["prob"]) if costs else None
 
 
-def region_answers(maps, random_maps, regions, model, x, y, fill):
-    """Q4's measurements per class ("all" first): saliency against the baselines, occlusion, the regions named."""
+def agreement(relative, region):
+    """Whether a class's map favours `region` beyond all faces: "more" (interval above 1), "less" (below 1),
+    or "same" (the interval holds 1)."""
+    r = relative[region]
+    return "more" if r["lo"] > 1 else "less" if r["hi"] < 1 else "same"
+
+
+def region_answers(maps, regions, model, x, y, fill):
+    """Q4's measurements per class ("all" first): occlusion cost per region and the costliest region; per
+    class also its saliency relative to all faces, whether that agrees, and the region its map favours most."""
     scores = region_scores(maps, regions)
-    baselines = {name: region_scores(np.broadcast_to(m, maps.shape), regions)
-                 for name, m in content_free_maps().items()}
-    baselines["re-drawn weights"] = region_scores(random_maps, regions)
     prob, right = occlusion_drops(model, x, y, regions, fill)
     where = np.broadcast_to(regions, x.shape)
     area = np.stack([(where == r).sum((1, 2)) for r in range(len(REGIONS))], 1).astype(np.float64)
@@ -334,12 +318,15 @@ def region_answers(maps, random_maps, regions, model, x, y, fill):
         rows = np.flatnonzero(y == c) if c is not None else np.arange(len(y))
         if not len(rows):
             continue
-        sal = against_baselines(scores[rows], {k: v[rows] for k, v in baselines.items()})
         occ = occlusion_summary(prob[rows], right[rows], np.nanmean(np.where(area[rows] > 0, area[rows], np.nan), 0))
-        named = named_regions(sal, occ)
-        out[name] = {"n": int(len(rows)), "saliency": sal, "occlusion": occ, "named": named,
-                     "looked_at_only": [r for r in clears_baselines(sal) if r not in named],
-                     "brightest": brightest_region(maps[rows], regions[rows])}
+        top = costliest(occ)
+        entry = {"n": int(len(rows)), "occlusion": occ, "costliest": top}
+        if c is not None:
+            rel = relative_saliency(scores, rows)
+            favoured = [r for r in rel if r != "rest" and rel[r]["lo"] > 1]
+            entry.update(relative=rel, map_agrees=agreement(rel, top) if top else None,
+                         favoured=max(favoured, key=lambda r: rel[r]["ratio"]) if favoured else None)
+        out[name] = entry
     return out
 
 
@@ -359,20 +346,11 @@ def rank_correlation(a, b):
     return float(np.mean((ra * rb).sum(1) / np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))))
 
 
-def randomised(model, seed=0):
-    """A copy of the model with its weights re-drawn (Adebayo et al.'s sanity check)."""
-    import keras
-    copy = keras.models.clone_model(model)
-    rng = np.random.default_rng(seed)
-    copy.set_weights([rng.normal(0, 0.05, w.shape).astype(w.dtype) if w.ndim > 1 else w
-                      for w in model.get_weights()])
-    return copy
-
-
 def main(argv=None):
     p = cli.parser(__doc__)
     cli.add_model_arg(p)
     cli.add_data_args(p)
+    cli.add_seed_arg(p, "SmoothGrad's noise")
     cli.add_split_arg(p, "the faces come from")
     p.add_argument("--method", choices=METHODS + ("all",), default="all",
                    help="saliency method of the per-face figure, or all three side by side (default: %(default)s); "
@@ -394,7 +372,7 @@ def main(argv=None):
         if args.method == "gradcam":
             last_conv(model)   # raises the clear error
         methods.remove("gradcam")
-    data = load_fer2013(args.data, seed=args.seed)
+    data = load_for_models([args.model], args.data, args.split_seed)
     split = args.split or data.held_out_split()
     x, y = data.labelled(split)
     n = min(len(y), args.mean_limit or len(y))
@@ -416,36 +394,36 @@ def main(argv=None):
     mean_face = x.mean(0)
     record = {"model": args.model, "data": data.source, "usage": data.usage, "split": split, "indices": idx.tolist(),
               "methods": methods, "n_mean": int(n), "gradcam_layer": last_conv(model) if "gradcam" in methods else None,
-              "regions_follow_faces": follows_faces(data), "baselines": list(content_free_maps()) + ["re-drawn weights"],
-              "gaussian_sigma": GAUSSIAN_SIGMA, "dark_border": DARK_BORDER, "bootstrap": BOOTSTRAP, "clears": CLEARS,
-              "by_class": region_answers(maps, random_maps, regions, model, x, y, np.rint(mean_face)),
+              "regions_follow_faces": follows_faces(data), "bootstrap": BOOTSTRAP,
+              "region_boxes": None if follows_faces(data) else dict(zip(("eye_row", "left_eye", "right_eye", "mouth_row"),
+                                                                        mean_face_landmarks(mean_face))),
+              "by_class": region_answers(maps, regions, model, x, y, np.rint(mean_face)),
               # The sanity check (Adebayo et al.): maps of a model with re-drawn weights should not resemble these.
               "randomisation_rank_correlation": rank_correlation(maps, random_maps)}
     if split in data.masks:   # synthetic: the expression pixels are known
         mask = data.masks[split][:n]
         record["inside_outside_ratio"] = inside_outside(maps, mask)
-        # ... and what maps that know nothing of the face give on the same pixels
-        record["inside_outside_baseline"] = max([inside_outside(np.broadcast_to(m, maps.shape), mask)
-                                                 for m in content_free_maps().values()] +
-                                                [inside_outside(random_maps, mask)])
+        # ... and what the same network with re-drawn weights gives on the same pixels
+        record["inside_outside_baseline"] = inside_outside(random_maps, mask)
     shown = {m: maps[idx] if m == "vanilla" else normalise(saliency_maps(model, x[idx], y[idx], m, args.seed))
              for m in methods}
-    means = [maps[y == c].mean(0) if (y == c).any() else None for c in range(len(CLASS_NAMES))]
+    relative = relative_maps(maps, y)
     region_share = np.stack([(np.broadcast_to(regions, x.shape) == r).mean(0) for r in range(len(REGIONS))])
 
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "saliency")
     record["figure"], record["figure_mean"] = fig_prefix + ".png", fig_prefix + "_mean.png"
     writes = [(path, partial(plot_maps, x[idx], y[idx], pred[idx], shown, methods, split_word(lang, split, data.usage),
                              record["gradcam_layer"], lang)) for lang, path in figure_paths(record["figure"])]
-    writes += [(path, partial(plot_class_means, means, mean_face, region_share, "vanilla",
-                                                    split_word(lang, split, data.usage), lang))
+    writes += [(path, partial(plot_relative_maps, relative, mean_face, region_share, split_word(lang, split, data.usage),
+                              lang))
                for lang, path in figure_paths(record["figure_mean"])]
     write_together(writes + [(json_path, partial(save_json, finish_record(record, t0, __file__, argv)))])
     for name, answer in record["by_class"].items():
-        s = answer["saliency"]
-        print(f"{name:>8} ({answer['n']} faces): " + ", ".join(
-            f"{r} {s[r]['ratio']:.2f}x [{s[r]['lo']:.2f}, {s[r]['hi']:.2f}]" for r in s)
-            + f"; named: {', '.join(answer['named']) or 'none'}")
+        occ, top = answer["occlusion"], answer["costliest"]
+        print(f"{name:>8} ({answer['n']} faces): hiding costs " + ", ".join(
+            f"{r} {o['prob']:.3f} [{o['prob_lo']:.3f}, {o['prob_hi']:.3f}]" for r, o in occ.items())
+            + f" per 100 px; costliest: {top or 'none'}" + (f", its map: {answer['map_agrees']} than all faces there"
+                                                            if answer.get("map_agrees") else ""))
     print(f"rank correlation with a randomised model {record['randomisation_rank_correlation']:.2f}"
           + (f"; expression pixels {record['inside_outside_ratio']:.1f}x the rest" if "inside_outside_ratio" in record
              else ""))

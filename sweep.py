@@ -137,12 +137,12 @@ def finished_record(trainer, name, argv, storage):
     A record of other settings under the same name is refused: rerunning would overwrite that model.
     """
     from ferlib.outputs import load_json
+    from ferlib.train import NOT_SETTINGS
     path = os.path.join(storage, f"{name}.json")
     if not os.path.exists(path):
         return None
     record = load_json(path)
-    ignored = ("models_dir", "figures_dir", "logs_dir", "precision_used", "restart")
-    wanted = {k: v for k, v in vars(trainer.parse_args(argv)).items() if k not in ignored}
+    wanted = {k: v for k, v in vars(trainer.parse_args(argv)).items() if k not in NOT_SETTINGS}
     done = record.get("config", {})
     differ = [k for k, v in wanted.items() if done.get(k, None if v else v) != v]   # a newer flag, off: the same
     if differ:
@@ -272,13 +272,28 @@ def trial_value(record, column):
             "best_epoch": record["best_epoch"], "wall_seconds": record["wall_seconds"]}[column]
 
 
-def table_markdown(rows, command):
+def split_line(records):
+    """Which validation faces the table's accuracies are on: one split for all trials, or each one's."""
+    from ferlib.records import describe, split_of
+    splits = {}
+    for name, record in records.items():
+        split = split_of(record) or {}
+        splits.setdefault(describe(split_of(record)) + (f" (rows {split['val_hash']})" if split.get("val_hash")
+                                                         else ""), []).append(name)
+    if len(splits) == 1:
+        return f"Validation split, the same in every trial: {next(iter(splits))}."
+    return "Validation splits differ, so these rows are not on the same faces: " + "; ".join(
+        f"{s}: {', '.join(names)}" for s, names in splits.items()) + "."
+
+
+def table_markdown(rows, command, split=""):
     """The results table in Markdown, under the command that made it."""
     def cell(row, column, fmt):
         mean, sd = row[f"{column}_mean"], row[f"{column}_sd"]
         return fmt.format(mean) + ("" if sd != sd else " ± " + fmt.format(sd))
     lines = [f"`{command}`", "",
-             "Mean ± sample sd over the seeds; accuracies on the validation split at each run's best epoch.", "",
+             "Mean ± sample sd over the seeds; accuracies on the validation split at each run's best epoch. "
+             + split, "",
              "| configuration | seeds | val accuracy | mirror TTA | best epoch | wall time (s) |",
              "|---|---|---|---|---|---|"]
     for row in rows:
@@ -316,7 +331,7 @@ def main(argv=None, trial_callbacks=()):
                if n not in failed and os.path.exists(os.path.join(args.storage, f"{n}.json"))}
     rows = results_table(points, records)
     command = shlex.join(["python", "sweep.py"] + list(sys.argv[1:] if argv is None else argv))
-    text = table_markdown(rows, command)
+    text = table_markdown(rows, command, split_line(records))
     base = os.path.join(args.storage, f"sweep_{args.name}")
     write_together([(base + ".md", partial(write_text, text)),
                     (base + ".csv", partial(pd.DataFrame(rows).to_csv, index=False))])

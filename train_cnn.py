@@ -28,7 +28,8 @@ from ferlib.models import build_cnn
 
 def parse_args(argv=None):
     p = cli.parser(__doc__)
-    cli.add_data_args(p)
+    cli.add_data_args(p, trainer=True)
+    cli.add_seed_arg(p, "the weights, the shuffling and the augmentation")
     train.add_train_args(p, weight_decay=0.3, name="cnn")
     p.add_argument("--dense-dropout", type=float, default=0.5,
                    help="dropout after each of the two hidden dense layers; the reference fixes where "
@@ -44,6 +45,9 @@ def main(argv=None, callbacks=()):
     t0 = time.perf_counter()
     strategy = train.setup(args)
     data = train.load_training_data(args)
+    reused = train.finished_run(args, data, __file__)
+    if reused:
+        return reused
     with strategy.scope():
         model = build_cnn(augment=args.augment, erase=args.erase, dense_dropout=args.dense_dropout)
         train.compile_model(model, args)

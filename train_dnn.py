@@ -23,7 +23,8 @@ from ferlib.models import build_cnn, build_dnn
 
 def parse_args(argv=None):
     p = cli.parser(__doc__)
-    cli.add_data_args(p)
+    cli.add_data_args(p, trainer=True)
+    cli.add_seed_arg(p, "the weights, the shuffling and the augmentation")
     train.add_train_args(p, epochs=60, weight_decay=0.3, name="dnn", augment=False)
     p.add_argument("--depth", type=int, default=3, help="hidden dense layers (default: %(default)s)")
     p.add_argument("--dropout", type=float, default=0.0,
@@ -42,6 +43,9 @@ def main(argv=None, callbacks=()):
     target = build_cnn(augment=False).count_params()   # before the seeds: drawing the CNN's weights must not
     strategy = train.setup(args)                         # change the DNN's
     data = train.load_training_data(args)
+    reused = train.finished_run(args, data, __file__)
+    if reused:
+        return reused
     with strategy.scope():
         model = build_dnn(target, args.depth, args.dropout, augment=args.augment, erase=args.erase)
         train.compile_model(model, args)

@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ferlib import UserError, cli  # noqa: E402
-from ferlib.data import load_fer2013  # noqa: E402
+from ferlib.records import load_for_models  # noqa: E402
 from ferlib.models import load_model, predict_probs  # noqa: E402
 
 
@@ -57,7 +57,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if len(args.model) < 3:
         raise UserError("--model needs at least 3 models: a fit of A - B/k needs 3 sizes")
-    x, y = load_fer2013(args.data, seed=args.seed).split(args.split)
+    x, y = load_for_models(args.model + args.add, args.data, args.split_seed).split(args.split)
     probs = {path: predict_probs(load_model(path), x, tta=args.tta) for path in args.model + args.add}
     members = [probs[path] for path in args.model]
     print(f"{len(args.model)} models on {args.split} ({len(y)} images), {args.tta} view(s) each")

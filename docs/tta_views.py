@@ -17,7 +17,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ferlib import TTA_VIEWS, cli  # noqa: E402
-from ferlib.data import load_fer2013  # noqa: E402
+from ferlib.records import load_for_models  # noqa: E402
 from ferlib.models import load_model, predict_probs  # noqa: E402
 
 
@@ -27,7 +27,7 @@ def main(argv=None):
     cli.add_model_arg(p)
     p.add_argument("--split", default="val", help="(default: %(default)s)")
     args = p.parse_args(argv)
-    x, y = load_fer2013(args.data, seed=args.seed).split(args.split)
+    x, y = load_for_models(args.model, args.data, args.split_seed).split(args.split)
     model = load_model(args.model)
     print(f"{args.model} on {args.split} ({len(y)} images)")
     for views in TTA_VIEWS:

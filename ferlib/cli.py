@@ -13,14 +13,25 @@ def parser(description):
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def add_data_args(p):
+def add_data_args(p, trainer=False):
     p.add_argument("--data", default=None,
                    help="FER2013 as fer2013.csv (emotion,pixels,Usage), train.csv (label,feature), "
                         "either gzipped, or a folder of class-named image folders; 'synthetic' for the "
                         "built-in faces. Default: data/fer2013.csv, then data/train.csv, then synthetic.")
-    p.add_argument("--seed", type=int, default=0,
-                   help="random seed: weights, shuffling, and the 10%% validation split of files "
-                        "without a Usage column (default: %(default)s)")
+    if trainer:
+        p.add_argument("--split-seed", type=int, default=0,
+                       help="draws the 10%% validation split of a file without a Usage column (HW3's train.csv, "
+                            "image folders without val/); the run record states it, and every script that "
+                            "scores the model reads it from there (default: %(default)s)")
+    else:
+        p.add_argument("--split-seed", type=int, default=None,
+                       help="the validation split of a file without a Usage column: by default the one the "
+                            "model's run record (MODEL.json) names, else 0; a value that disagrees with the "
+                            "record is refused")
+
+
+def add_seed_arg(p, what):
+    p.add_argument("--seed", type=int, default=0, help=f"random seed of {what} (default: %(default)s)")
 
 
 def add_model_arg(p, default="models/cnn.keras", several=False):
@@ -49,7 +60,8 @@ def add_tta_arg(p):
 
 
 def run(main, argv=None):
-    """Call main(argv) and return the exit status: 0, or 2 with one line on stderr for a UserError."""
+    """Call main(argv) and return the exit status: 0; 2 with one line on stderr for a user's mistake
+    (UserError); 1 with one line for the machine's state (OSError: a full disk, an unwritable folder)."""
     prog = os.path.basename(sys.argv[0])
     try:
         main(argv)
@@ -57,10 +69,10 @@ def run(main, argv=None):
     except UserError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
-    except OSError as e:   # a full disk, a folder that cannot be written: the machine's state, not a bug
+    except OSError as e:   # a full disk, a folder that cannot be written: the machine's state, not the input's
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"{prog}: error: {where}{e.strerror or e}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

@@ -32,6 +32,7 @@ from ferlib.outputs import atomic_path
 from ferlib.synthetic import LABEL_NOISE, fer2013_shares, noisy_labels, synthetic_faces
 
 NPIX = SIZE * SIZE
+VAL_FRACTION = 0.1   # the validation share of files without a Usage column
 PIECE = 1 << 22   # bytes a CSV is read in: 1, 4 and 8 MB timed within noise (bench/README.md)
 USAGE_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 SPLITS = ("train", "val", "test")
@@ -67,6 +68,7 @@ class FERData:
     clean_labels: dict = field(default_factory=dict)   # synthetic only: the labels before label noise
     ids: np.ndarray | None = None                 # `id,feature` test files
     usage: bool = False                           # splits from Kaggle's Usage column (Training, PublicTest...)
+    split_info: dict = field(default_factory=dict)   # how val was drawn: what run records and scripts compare
 
     def counts(self):
         return {k: int(len(v[1])) for k, v in self.splits.items()}
@@ -99,8 +101,12 @@ class FERData:
 
 # ---------------------------------------------------------------- public API
 
-def load_fer2013(path=None, seed=0, val_fraction=0.1):
-    """Load `path` (or the default lookup, said on stderr) into train/val/test splits."""
+def load_fer2013(path=None, split_seed=0, val_fraction=VAL_FRACTION):
+    """Load `path` (or the default lookup, said on stderr) into train/val/test splits.
+
+    split_seed draws the validation split of files without a Usage column, and only that: the
+    weights' seed is the trainer's own, so runs of several seeds hold out the same faces.
+    """
     if path is None:
         path = default_data_path()
         if path is None:
@@ -113,13 +119,15 @@ def load_fer2013(path=None, seed=0, val_fraction=0.1):
     if not os.path.exists(path):
         raise DataError(path, "no such file or directory")
     if os.path.isdir(path):
-        return _load_folders(path, seed, val_fraction)
+        return _load_folders(path, split_seed, val_fraction)
     x, y, usage, ids = read_csv(path)
     if ids is not None:   # HW3 test file: nothing to split
-        return FERData(path, {"test": (x, y)}, ids=ids)
+        return FERData(path, {"test": (x, y)}, ids=ids, split_info={"by": "none"})
     if usage is not None:
-        return FERData(path, {s: (x[usage == s], y[usage == s]) for s in SPLITS}, usage=True)
-    return FERData(path, _split_labelled(x, y, seed, val_fraction))
+        return FERData(path, {s: (x[usage == s], y[usage == s]) for s in SPLITS}, usage=True,
+                       split_info={"by": "usage", "val_hash": index_hash(np.flatnonzero(usage == "val"))})
+    splits, info = _split_labelled(x, y, split_seed, val_fraction)
+    return FERData(path, splits, split_info=info)
 
 
 def load_synthetic():
@@ -129,7 +137,7 @@ def load_synthetic():
         seed = [SYNTHETIC_SEED, i]
         x, clean[name], masks[name], regions[name] = synthetic_faces(k, seed, fer2013_shares(), parts=True)
         splits[name] = (x, noisy_labels(clean[name], SYNTHETIC_LABEL_NOISE, seed))
-    return FERData("synthetic", splits, masks, regions, clean_labels=clean)
+    return FERData("synthetic", splits, masks, regions, clean_labels=clean, split_info={"by": "built-in"})
 
 
 def split_indices(y, seed=0, val_fraction=0.1):
@@ -144,11 +152,18 @@ def split_indices(y, seed=0, val_fraction=0.1):
     return train_test_split(idx, test_size=n_val, random_state=seed, stratify=stratify)
 
 
+def index_hash(indices):
+    """A short fingerprint of which rows a split holds: two records with the same one hold out the same faces."""
+    return hashlib.sha256(np.asarray(indices, np.int64).tobytes()).hexdigest()[:12]
+
+
 def _split_labelled(x, y, seed, val_fraction):
+    """The train and val splits of a file without a Usage column, and how val was drawn (split_info)."""
     tr, va = split_indices(y, seed, val_fraction)
     tr, va = np.sort(tr), np.sort(va)
     empty = (x[:0], y[:0])
-    return {"train": (x[tr], y[tr]), "val": (x[va], y[va]), "test": empty}
+    info = {"by": "seed", "seed": int(seed), "fraction": float(val_fraction), "val_hash": index_hash(va)}
+    return {"train": (x[tr], y[tr]), "val": (x[va], y[va]), "test": empty}, info
 
 
 # ---------------------------------------------------------------- CSV forms
@@ -380,12 +395,15 @@ def _load_folders(path, seed, val_fraction):
         parts = {name: _read_class_folders(os.path.join(path, d)) for name, d in split_dirs.items()}
         if "val" not in parts and "train" in parts:  # Kaggle image release: train/ and test/ only
             x, y = parts["train"]
-            sp = _split_labelled(x, y, seed, val_fraction)
+            sp, info = _split_labelled(x, y, seed, val_fraction)
             parts["train"], parts["val"] = sp["train"], sp["val"]
+        else:
+            info = {"by": "folders"}
         empty = (np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.int64))
-        return FERData(path, {s: parts.get(s, empty) for s in SPLITS})
+        return FERData(path, {s: parts.get(s, empty) for s in SPLITS}, split_info=info)
     x, y = _read_class_folders(path)
-    return FERData(path, _split_labelled(x, y, seed, val_fraction))
+    splits, info = _split_labelled(x, y, seed, val_fraction)
+    return FERData(path, splits, split_info=info)
 
 
 def _read_class_folders(path):

@@ -198,6 +198,16 @@ def conv_layers(model):
     return [l for l in model.layers if isinstance(l, layers.Conv2D)]
 
 
+def randomised(model, seed=0):
+    """A copy of the model with its weights re-drawn: what the network gives with no learning (Adebayo et al.'s
+    sanity check of saliency maps; the control of network dissection)."""
+    copy = keras.models.clone_model(model)
+    rng = np.random.default_rng(seed)
+    copy.set_weights([rng.normal(0, 0.05, w.shape).astype(w.dtype) if w.ndim > 1 else w
+                      for w in model.get_weights()])
+    return copy
+
+
 def logits_model(model):
     """A model from pixels to pre-softmax class scores (saliency needs these, not probabilities).
 

@@ -6,6 +6,7 @@ system).
 """
 
 import contextlib
+import errno
 import functools
 import importlib
 import json
@@ -59,8 +60,8 @@ def check_writable(folder):
         path = os.path.dirname(path)
     if not os.path.isdir(path):
         raise UserError(f"{folder}: cannot write there ({path} is a file, not a folder)")
-    if not os.access(path, os.W_OK):
-        raise UserError(f"{folder}: cannot write there (no write permission, or a read-only disk)")
+    if not os.access(path, os.W_OK):   # the machine's state, not a mistake in the input: exit 1 (cli.run)
+        raise PermissionError(errno.EACCES, "cannot write there (no write permission, or a read-only disk)", folder)
 
 
 def _remove_orphans(folder, stem, ext):

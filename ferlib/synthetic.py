@@ -78,8 +78,8 @@ def planted_pairs():
             for p in partners]
 
 
-# Which action units draw which part (ferlib.regions.REGIONS index): brows and eyes, nose, mouth.
-_AU_PART = np.array([1, 1, 1, 1, 3, 3, 3, 3, 3, 2, 3])
+# Which action units draw which part (ferlib.regions.REGIONS index): brows 1, eyes 2, nose 3, mouth 4.
+_AU_PART = np.array([1, 1, 1, 2, 4, 4, 4, 4, 4, 3, 4])
 
 
 def expression_parts(share=0.85):
@@ -250,17 +250,23 @@ def _render(au, ident, rng):
 
 
 # Each part's box in face units (u right, v down from the face centre), spanning where _render draws that
-# part's features at any strength: the brows (inner ends from v -13.9 raised to 0 lowered) and eyes (down to
-# v -0.5 wide open); the nose shade and wrinkles; the mouth from a smile's corners (v 3.8) to the bottom of
-# a wide-open O (v 16.8). Where two parts meet, the boundary goes where the fainter one (the nose shade) fades.
-PART_BOXES = {1: (-14.0, -0.5, 12.0), 2: (-0.5, 3.8, 4.5), 3: (3.8, 17.0, 9.0)}   # region: (v from, v to, |u| to)
+# part's features at any strength: the brows (inner ends from v -13.9 raised to 0 lowered, between the eyes
+# when drawn together) above the eyes (down to v -0.5 wide open, out to |u| 8.1); the nose shade and
+# wrinkles; the mouth from a smile's corners (v 3.8) to the bottom of a wide-open O (v 16.8). Where two
+# parts meet, the boundary goes where the fainter one (the nose shade) fades.
+EYES_V, EYES_U = (-5.5, -0.5), (2.8, 9.0)
+PART_BOXES = {1: (-14.0, EYES_V[0], 12.0), 3: (-0.5, 3.8, 4.5), 4: (3.8, 17.0, 9.0)}   # region: (v from, v to, |u| to)
 
 
 def _parts(fu, fv):
-    """Each pixel's part of its own face (ferlib.regions.REGIONS order; 0 = the rest), following pose and scale."""
+    """Each pixel's part of its own face (ferlib.regions.REGIONS order; 0 = the rest), following pose and scale:
+    brows 1 (above the eyes, and between them), eyes 2, nose 3, mouth 4."""
     parts = np.zeros(fu.shape, np.uint8)
     for region, (top, bottom, half) in PART_BOXES.items():
         parts[(fv >= top) & (fv < bottom) & (np.abs(fu) <= half)] = region
+    eye_rows = (fv >= EYES_V[0]) & (fv < EYES_V[1])
+    parts[eye_rows & (np.abs(fu) < EYES_U[0])] = 1
+    parts[eye_rows & (np.abs(fu) >= EYES_U[0]) & (np.abs(fu) <= EYES_U[1])] = 2
     return parts
 
 

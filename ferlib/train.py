@@ -16,13 +16,14 @@ import contextlib
 import shutil
 import sys
 import tempfile
+import time
 import zipfile
 from functools import partial
 from dataclasses import dataclass
 
 import numpy as np
 
-from ferlib import CLASS_NAMES, cli, tf_setup  # noqa: F401  (tf_setup: before keras, which imports tensorflow)
+from ferlib import CLASS_NAMES, cli, tf_setup, training_code_fingerprint  # noqa: F401  (tf_setup: before keras, which imports tensorflow)
 from ferlib.batches import Batches, array_batches
 from ferlib.callbacks import AVERAGED, BEST, LAST_WEIGHTS, first_averaged_epoch, seed_random_layers, training_callbacks
 from ferlib.data import UserError, load_fer2013
@@ -34,6 +35,8 @@ from ferlib.outputs import (atomic_path, check_writable, figure_paths, finish_re
                             save_figure, save_json, write_together)
 from ferlib.words import FIGURE_WORDS, split_word, train_label
 
+# Flags that say where a run writes or how it is started, not what it computes.
+NOT_SETTINGS = ("models_dir", "figures_dir", "logs_dir", "precision_used", "restart", "force")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 DRY_RUN_BATCHES, DRY_RUN_VAL = 2, 64   # --dry-run: one epoch of this many batches, this many val images
 # Distillation: the teachers' share of the loss and the temperature of a common strong setting on small
@@ -108,6 +111,9 @@ def add_train_args(p, epochs=100, batch_size=128, lr=1e-3, weight_decay=0.0, nam
                    help="TensorBoard logs go to LOGS_DIR/<name>/ (`tensorboard --logdir logs` shows every run's "
                         "curves side by side) (default: %(default)s)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images (quick runs)")
+    p.add_argument("--force", action="store_true",
+                   help="train even when models/<name>.json is a finished run of the same settings, training "
+                        "code and data (without it, that run is reused: the command ends at once)")
     p.add_argument("--restart", action="store_true",
                    help="discard a half-done run of this name and start over (without it, a half-done run "
                         "resumes, and one made with other settings is refused)")
@@ -173,11 +179,12 @@ class TrainingData:
     source: str
     rows: dict            # rows per split in the file
     usage: bool = False   # splits from Kaggle's Usage column (Training, PublicTest, PrivateTest)
+    split_info: dict = None   # how val was drawn (ferlib.data.FERData.split_info)
 
 
 def load_training_data(args):
     """The training and validation arrays of args.data, cut by --limit and --dry-run."""
-    data = load_fer2013(args.data, seed=args.seed)
+    data = load_fer2013(args.data, split_seed=args.split_seed)
     x_tr, y_tr = data.labelled("train")
     x_va, y_va = data.split("val")
     if args.limit:
@@ -186,7 +193,7 @@ def load_training_data(args):
         n = DRY_RUN_BATCHES * args.batch_size
         x_tr, y_tr, x_va, y_va = x_tr[:n], y_tr[:n], x_va[:DRY_RUN_VAL], y_va[:DRY_RUN_VAL]
     splits = {"train": (x_tr, y_tr), "val": (x_va, y_va), "test": data.split("test")}
-    return TrainingData(x_tr, y_tr, x_va, y_va, splits, data.source, data.counts(), data.usage)
+    return TrainingData(x_tr, y_tr, x_va, y_va, splits, data.source, data.counts(), data.usage, data.split_info)
 
 
 def setup(args):
@@ -264,7 +271,6 @@ def teacher_targets(args, x):
     teachers and over the image and its mirror, computed once before training (the student's random
     shifts are not shown to the teachers: a shift of a few pixels barely moves a CNN's output, and a
     teacher pass per batch would cost as much as the student's own forward pass, per teacher)."""
-    import time
     t0 = time.perf_counter()
     probs = ensemble_probs([load_model(path) for path in args.teacher], x, tta=2)
     soft = np.log(np.clip(probs, 1e-7, 1)) / args.temperature
@@ -417,7 +423,8 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
     record = {
         "name": args.name, "kind": kind,
         "config": {k: v for k, v in vars(args).items() if k != "precision_used"},
-        "data": {"source": data.source, "usage": data.usage, "rows": data.rows, "train_rows_used": int(len(data.y_train)),
+        "data": {"source": data.source, "usage": data.usage, "split": data.split_info, "rows": data.rows,
+                 "train_rows_used": int(len(data.y_train)),
                  "class_counts": {split: np.bincount(ys[ys >= 0], minlength=len(CLASS_NAMES)).tolist()
                                   for split, (_, ys) in data.splits.items()}},
         "params": {"total": model.count_params(),
@@ -433,6 +440,7 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
         "seconds_per_epoch": round(float(np.nanmean(epoch_s[1:] or epoch_s)), 2),
         "train_images_per_second": round(len(data.y_train) * len(train_s) / sum(train_s), 1) if train_s else None,
         "layers": layer_table(saved), "augmentation": augmentation_summary(model), "classes": CLASS_NAMES,
+        "training_code": training_code_fingerprint(script),
     }
     if args.swa:
         epochs = int(history["epoch"].max())
@@ -444,7 +452,7 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
     write_together([(base + ".keras", saved.save),
                     (base + ".history.csv", partial(history.to_csv, index=False)),
                     *history_figures(record, history, args.figures_dir),
-                    (base + ".json", partial(save_json, finish_record(record, t0, script, argv)))])
+                    (base + ".json", partial(save_json, with_starts(finish_record(record, t0, script, argv), args)))])
     shutil.rmtree(resume_folder(args), ignore_errors=True)
     acc = ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in evaluation.items())
     print(f"{kind}: {acc}; {record['train_images_per_second']} train img/s; wrote {base}.keras", file=sys.stderr)
@@ -453,21 +461,79 @@ def save_run(model, history, evaluation, last_epoch, data, args, t0, script, arg
 
 # ---------------------------------------------------------------- resume folder
 
+def settings_of(args):
+    """The flags that decide what a run computes (where it writes, and how it is started, left out)."""
+    return {k: v for k, v in sorted(vars(args).items()) if k not in NOT_SETTINGS}
+
+
+def same_settings(saved, settings):
+    """A flag the saved settings do not know (a kit upgrade added it) did not exist for that run, so it was
+    off: it counts as the same setting only when it is off now (0, False, None). Not "at its default": a
+    new default, like the CNN's weight decay, must not slip into a run made without it."""
+    saved = {k: v for k, v in saved.items() if k not in NOT_SETTINGS}
+    saved.update({k: v for k, v in settings.items() if k not in saved and not v})
+    return saved == settings, saved
+
+
+def finished_run(args, data, script):
+    """The record in models/<name>.json when it is a finished run of these settings, training code and data;
+    else None. Its date is renewed, so make sees it newer than its inputs again.
+
+    A rerun (make after a checkout, a touched file) then costs seconds, not the hours of training again;
+    --force trains anyway.
+    """
+    path = os.path.join(args.models_dir, f"{args.name}.json")
+    if args.force or args.dry_run or not os.path.exists(path[:-len(".json")] + ".keras"):
+        return None
+    try:
+        record = load_json(path)
+    except (OSError, ValueError):
+        return None
+    same, _ = same_settings(record.get("config", {}), settings_of(args))
+    done = record.get("data", {})
+    if not (same and record.get("training_code") == training_code_fingerprint(script)
+            and done.get("source") == data.source and done.get("rows") == data.rows
+            and done.get("split") == data.split_info):
+        return None
+    os.utime(path)
+    print(f"{path}: a finished run of these settings, training code and data; reused (--force trains again)",
+          file=sys.stderr)
+    return record
+
+
+def note_start(resume_dir):
+    """Add this process's start (date, commit, uncommitted changes) to the run's list of starts."""
+    path = os.path.join(resume_dir, "starts.json")
+    try:
+        starts = load_json(path)
+    except (OSError, ValueError):
+        starts = []
+    commit, dirty = git_state()
+    save_json(starts + [{"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "git_commit": commit, "git_dirty": dirty}],
+              path)
+
+
+def with_starts(record, args):
+    """The record's provenance from the run's starts: the commit it started at, each restart's listed."""
+    try:
+        starts = load_json(os.path.join(resume_folder(args), "starts.json"))
+    except (OSError, ValueError):
+        return record
+    env = record["environment"]
+    env["git_commit"], env["git_dirty"] = starts[0]["git_commit"], any(s["git_dirty"] for s in starts)
+    env["starts"] = starts
+    return record
+
+
 def resume_folder(args):
     return os.path.join(args.models_dir, f"{args.name}.resume")
 
 
 def start_or_resume(args):
-    """The run's working folder: resumed when its settings match, else made afresh.
-
-    A flag the leftover's stamp does not know (a kit upgrade added it) did not
-    exist for that run, so it was off: it counts as the same setting only when
-    it is off now (0, False, None). Not "at its default": a new default, like
-    the CNN's weight decay, must not slip into a run half done without it.
-    """
+    """The run's working folder: resumed when its settings match (same_settings), else made afresh.
+    Each start is noted in it (note_start)."""
     resume_dir = resume_folder(args)
-    ignored = ("models_dir", "figures_dir", "logs_dir", "precision_used", "restart")
-    settings = {k: v for k, v in sorted(vars(args).items()) if k not in ignored}
+    settings = settings_of(args)
     stamp = os.path.join(resume_dir, "settings.json")
     if os.path.exists(stamp) and not args.restart:
         try:
@@ -477,11 +543,11 @@ def start_or_resume(args):
         if saved is None:
             print(f"discarding {resume_dir}: its settings file is damaged", file=sys.stderr)
         else:
-            saved = {k: v for k, v in saved.items() if k not in ignored}
-            saved.update({k: v for k, v in settings.items() if k not in saved and not v})
-            if saved == settings:
+            same, saved = same_settings(saved, settings)
+            if same:
                 print(f"resuming from {resume_dir}", file=sys.stderr)
                 repair_resume_folder(resume_dir)
+                note_start(resume_dir)
                 return resume_dir
             # "off": a flag the run's kit did not have (give 0 to match it); a changed default shows here too
             changed = ", ".join(f"--{k.replace('_', '-')} {'off' if saved.get(k) is None else saved[k]} -> {v}"
@@ -494,6 +560,7 @@ def start_or_resume(args):
     shutil.rmtree(resume_dir, ignore_errors=True)
     os.makedirs(resume_dir)
     save_json(settings, stamp)
+    note_start(resume_dir)
     return resume_dir
 
 

@@ -13,8 +13,8 @@ LANGUAGES = ("en", "zh-TW")
 
 CLASS_WORDS = {"en": dict(zip(CLASS_NAMES, CLASS_NAMES)),
                "zh-TW": dict(zip(CLASS_NAMES, ["生氣", "厭惡", "恐懼", "高興", "難過", "驚訝", "中性"]))}
-REGION_WORDS = {"en": {"rest": "rest of the image", "brows and eyes": "brows and eyes", "nose": "nose", "mouth": "mouth"},
-                "zh-TW": {"rest": "其餘部分", "brows and eyes": "眉毛與眼睛", "nose": "鼻子", "mouth": "嘴巴"}}
+REGION_WORDS = {"en": {"rest": "rest of the image", "brows": "brows", "eyes": "eyes", "nose": "nose", "mouth": "mouth"},
+                "zh-TW": {"rest": "其餘部分", "brows": "眉毛", "eyes": "眼睛", "nose": "鼻子", "mouth": "嘴巴"}}
 SPLIT_WORDS = {"en": {"train": "train", "val": "validation", "test": "test", "all": "whole"},
                "zh-TW": {"train": "訓練集", "val": "驗證集", "test": "測試集", "all": "全部資料"}}
 # Kaggle's fer2013.csv names its splits (Usage): those names, in both languages, say which rows were used.
@@ -52,15 +52,20 @@ FIGURE_WORDS = {
         "face": "face",
         "method_vanilla": "gradient", "method_smoothgrad": "SmoothGrad", "method_gradcam": "Grad-CAM",
         "saliency_scale": "saliency (map / its max)",
-        "mean_title": "Mean {method} map of each class's faces ({split}), the regions outlined",
+        "relative_title": "Each class's mean gradient map over all {split} faces' mean map",
+        "relative_scale": "× all faces (red: more)",
         "mean_face": "mean face",
         "no_faces": "no\nfaces",
-        "mean_saliency": "mean saliency (each face's map peaks at 1)",
         "dead": "dead",
         "filters_grid_title": "The input each filter responds to most ({steps} ascent steps), strongest {n} per layer",
         "filters_layer": "{layer}: receptive field {field} px",
         "filters_counts": "S {stripes}, L {lattice}, B {blob}, dead {dead}",
         "filters_legend": "S stripes (h horizontal, v vertical, d diagonal), L lattice, B blob; number: period in px",
+        "selective_title": "The most region-selective filters of each layer: gradient-ascent image | what drives it in faces",
+        "selective_faces": "Each pair: the filter's ascent image (its index, its region, the lift), then the face patch "
+                           "(the receptive field) where it fires most",
+        "selective_where": "Each pair: the filter's ascent image (its index, its region, the lift), then where its top 1% "
+                           "activations fall, over the mean face",
         "activations_title": "{layer} output for {split} face {index}: true {true}, predicted {predicted}",
         "unlabelled": "unlabelled",
         "activation_scale": "activation (shared scale)",
@@ -77,6 +82,7 @@ FIGURE_WORDS = {
         "model_train": "{kind} {train}",
         "chance": "chance (1/7)",
         "majority": "majority class",
+        "dnn_own": "DNN, own recipe", "dnn_same": "DNN, CNN's recipe",
     },
     "zh-TW": {
         "confusion_title": "{split}，n={n}，準確率 {accuracy:.3f}{tta}",
@@ -93,15 +99,18 @@ FIGURE_WORDS = {
         "face": "臉",
         "method_vanilla": "梯度", "method_smoothgrad": "SmoothGrad", "method_gradcam": "Grad-CAM",
         "saliency_scale": "顯著度（除以該圖最大值）",
-        "mean_title": "各類別臉的平均{method}圖（{split}），並標出各區域",
+        "relative_title": "各類別臉的平均梯度圖除以 {split} 全部臉的平均圖",
+        "relative_scale": "相對全部臉的倍數（紅：較多）",
         "mean_face": "平均臉",
         "no_faces": "沒有\n這類的臉",
-        "mean_saliency": "平均顯著度（每張臉的圖最大值為 1）",
         "dead": "無反應",
         "filters_grid_title": "各濾波器反應最強的輸入（梯度上升 {steps} 步），每層取最強的 {n} 個",
         "filters_layer": "{layer}：感受野 {field} 像素",
         "filters_counts": "S {stripes}、L {lattice}、B {blob}、無反應 {dead}",
         "filters_legend": "S 條紋（h 水平、v 垂直、d 斜向），L 格點，B 斑點；數字為週期（像素）",
+        "selective_title": "各層最具區域選擇性的濾波器：梯度上升影像｜在臉上使它反應最強的地方",
+        "selective_faces": "每一對：濾波器的梯度上升影像（編號、區域、提升倍數），以及使它反應最強的臉部區塊（感受野大小）",
+        "selective_where": "每一對：濾波器的梯度上升影像（編號、區域、提升倍數），以及它前 1% 激活落在平均臉上的位置",
         "activations_title": "{layer} 對{split}第 {index} 張臉的輸出：真實為{true}，預測為{predicted}",
         "unlabelled": "無標記",
         "activation_scale": "活化值（所有圖共用色階）",
@@ -118,6 +127,7 @@ FIGURE_WORDS = {
         "model_train": "{kind} {train}",
         "chance": "隨機猜測（1/7）",
         "majority": "多數類別",
+        "dnn_own": "DNN（自身訓練設定）", "dnn_same": "DNN（CNN 的訓練設定）",
     },
 }
 

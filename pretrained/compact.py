@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from ferlib import UserError, cli  # noqa: E402
-from ferlib.data import load_fer2013  # noqa: E402
+from ferlib.records import load_for_models  # noqa: E402
 from ferlib.models import float32_copy, load_model, predict_probs, save_deflated  # noqa: E402
 from ferlib.outputs import atomic_path, load_json, save_json  # noqa: E402
 
@@ -42,7 +42,7 @@ def main(argv=None):
         raise UserError(f"{args.dest}: give a new .keras path for the copy, not the model itself")
 
     original = load_model(args.model)
-    data = load_fer2013(args.data, seed=args.seed)
+    data = load_for_models([args.model], args.data, args.split_seed)
     x, y = data.split("val")
     if not len(x):
         raise UserError(f"{data.source}: no held-out (val) faces to check the copy on")

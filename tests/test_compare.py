@@ -27,7 +27,7 @@ def test_a_model_against_itself_differs_by_nothing(tmp_path):
     from ferlib.models import build_cnn
     path = str(tmp_path / "cnn.keras")
     portable(build_cnn(augment=False)).save(path)
-    out = compare.main([path, path, "--data", "synthetic", "--split", "test"])
+    out = compare.main(["--model", path, path, "--data", "synthetic", "--split", "test"])
     assert out["difference"] == 0 and out["interval"] == [0.0, 0.0] and out["n"] == 700
 
 

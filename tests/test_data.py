@@ -68,7 +68,7 @@ def test_hw3_train_and_test_forms_round_trip(tmp_path, faces):
     x, y = faces
     path = str(tmp_path / "train.csv")
     write_csv(path, x, y, "train")
-    d = load_fer2013(path, seed=3)
+    d = load_fer2013(path, split_seed=3)
     xs, ys = d.split("all")
     order = np.lexsort((ys, xs.reshape(len(xs), -1).sum(1)))
     ref = np.lexsort((y, x.reshape(len(x), -1).sum(1)))

@@ -49,6 +49,9 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     resumed = train_cnn.main(_args(tmp_path, "resumed", "--erase", "0.5"))
     assert resumed["augmentation"] == "mirror, shift 0.1, erase 0.5"
     assert not os.path.exists(tmp_path / "models" / "resumed.resume")   # removed on success
+    # The record names each start's commit, the first one's as the run's.
+    assert len(whole["environment"]["starts"]) == 1 and len(resumed["environment"]["starts"]) == 2
+    assert resumed["environment"]["git_commit"] == resumed["environment"]["starts"][0]["git_commit"]
     hist = pd.read_csv(tmp_path / "models" / "resumed.history.csv")
     assert hist["epoch"].tolist() == [1, 2, 3]                            # no gap, no duplicate
     assert resumed["epochs"] == whole["epochs"] == 3
@@ -565,7 +568,8 @@ def test_a_full_disk_ends_in_one_line_and_leaves_the_earlier_outputs_as_they_wer
     finally:
         os.close(fd)
     r = run_script("train_dnn.py", *args, "--seed", "1")         # a new run writes its figure there
-    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    # The machine's state, not the user's input: exit 1, one line.
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
     errors = [l for l in r.stderr.splitlines() if "error:" in l]
     assert len(errors) == 1 and "No space left on device" in errors[0], r.stderr[-2000:]
     filler.unlink()
