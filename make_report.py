@@ -19,6 +19,7 @@ laid out to print on A4 or Letter from any browser ("Print" -> "Save as PDF").
 
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -366,6 +367,7 @@ def environment(lang, out_dir, usage):
         split=lambda s: split_word(lang, s, usage), fig=fig, join=lambda xs: sep.join(map(str, xs)), and_join=and_join,
         f2=lambda x: f"{x:.2f}", f3=lambda x: f"{x:.3f}", f4=lambda x: f"{x:.4f}", n=lambda x: f"{x:,}",
         pct=lambda x: f"{100 * x:.0f}%", pct3=lambda x: f"{100 * x:.3f}%", pts=lambda x: f"{100 * x:.1f}",
+        dims=lambda s: re.sub(r"(?<=\d)x(?=\d)", "×", str(s)) if lang == "zh-TW" else s,
         iv=lambda d, k="lo", digits=3: f"[{d[k]:.{digits}f}, {d[k.replace('lo', 'hi')]:.{digits}f}]")
     return env
 

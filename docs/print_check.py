@@ -1,7 +1,7 @@
 """Print a report.html to PDF with headless Chromium and list the pages that strand a heading.
 
-A page whose last line is a question's heading ("1. " ... "5. ", "Provenance",
-"資料來源與執行紀錄") or its "Collaborators:"/"合作者：" line leaves that line
+A page whose last line is a heading ("1. " ... "5. ", "A1. " ... "A5. ", "Provenance",
+"來源") or a "Collaborators:" line leaves that line
 apart from what it introduces. Each such page is listed; the exit status is 1
 if there is one. Read per page with pdftotext -layout.
 
@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-STRANDED = re.compile(r"^(?:[1-5]\. |Provenance$|資料來源與執行紀錄$|Collaborators:|合作者：)")
+STRANDED = re.compile(r"^(?:[1-5]\. |A[1-5]\. |Provenance$|來源$|Collaborators[:：])")
 CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--no-pdf-header-footer"]

@@ -81,3 +81,37 @@ def test_compact_copies_only_a_model_that_keeps_its_labels_and_records_how(tmp_p
     with pytest.raises(compact.UserError, match="under 101.0%; not written"):
         compact.main([str(src), str(tmp_path / "refused.keras"), "--data", "synthetic"])
     assert not (tmp_path / "refused.keras").exists()
+
+
+def _tree(folder):
+    return {p: (os.path.getsize(p), os.stat(p).st_mtime_ns) for p in glob.glob(os.path.join(folder, "**"), recursive=True)
+            if os.path.isfile(p)}
+
+
+def test_the_shipped_runs_are_refused_on_faces_they_were_not_held_out_on(tmp_path):
+    from conftest import small_faces_csv
+    from ferlib import UserError, shipped
+    from ferlib.data import load_fer2013
+    cnn = json.load(open(os.path.join(PRETRAINED, "cnn_fer2013.json")))
+    with pytest.raises(UserError, match="not on the built-in faces"):
+        shipped.check_data(load_synthetic(), cnn)
+    # A Kaggle-form file whose PublicTest rows are not FER2013's: another split, refused by name.
+    with pytest.raises(UserError, match="faces.csv: its validation faces .* are not the ones the shipped models"):
+        shipped.check_data(load_fer2013(small_faces_csv(tmp_path)), cnn)
+
+
+def test_pretrained_mode_fills_models_and_figures_and_leaves_pretrained_as_it_was(tmp_path, monkeypatch):
+    from conftest import small_faces_csv
+    from ferlib import shipped
+    monkeypatch.setattr(shipped, "check_data", lambda data, record: None)   # the test's faces stand in for FER2013
+    before = _tree(PRETRAINED)
+    shipped.install(small_faces_csv(tmp_path), str(tmp_path / "models"), str(tmp_path / "figures"))
+    assert _tree(PRETRAINED) == before
+    models = tmp_path / "models"
+    for name in ("cnn", "dnn", "dnn_same_recipe"):
+        record = json.loads((models / f"{name}.json").read_text())
+        assert record["name"] == name and record["record_path"].startswith("pretrained/")
+        assert (models / f"{name}.history.csv").exists() and (tmp_path / "figures" / f"{name}_history.png").exists()
+    assert (models / "cnn.keras").read_bytes() == open(os.path.join(PRETRAINED, "cnn_fer2013.keras"), "rb").read()
+    cnn = json.loads((models / "cnn.json").read_text())
+    assert cnn["chosen_from_runs"] == 7 and [r["seed"] for r in cnn["seed_runs"]] == [1, 2, 3, 4, 5]
