@@ -27,14 +27,14 @@ ifeq ($(DATA_FILE),)
   # The controlled DNN of question 2: the CNN's recipe (its epochs, augmentation, Adam with weight decay 0.3)
   # but the DNN's batch and rate and no dropout: at the CNN's 16 and 3e-3, or with dropout 0.2 or 0.5,
   # it stays at the majority class for all 15 epochs (docs/synthetic_calibration.md).
-  SAME_RECIPE_FLAGS ?= --batch-size 32 --lr 1e-3 --augment --weight-decay 0.3 --dropout 0
+  SAME_RECIPE_FLAGS ?= --batch-size 32 --lr 1e-3 --augment --weight-decay 0.3 --dense-dropout 0
 else
   # The scripts' defaults.
   EPOCHS     ?= 100
   DNN_EPOCHS ?= 60
   TRAIN_FLAGS ?=
   DNN_FLAGS  ?=
-  SAME_RECIPE_FLAGS ?= --augment --weight-decay 0.3 --dropout 0
+  SAME_RECIPE_FLAGS ?= --augment --weight-decay 0.3 --dense-dropout 0
 endif
 STEPS ?= 190
 ifeq ($(FORCE),1)

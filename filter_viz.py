@@ -52,7 +52,7 @@ figures/<model>_activations_<layer>.png: the output maps of
 --activation-layer for face N of the split.
 
     python filter_viz.py                              # conv2d_3, conv2d_6, conv2d_9, all filters, 190 steps
-    python filter_viz.py --layer conv2d_9 --filters 0 1 2 3 --steps 300
+    python filter_viz.py --layers conv2d_9 --filters 0 1 2 3 --steps 300
     python filter_viz.py --index 0                    # also: what conv2d_6 outputs for face 0
 """
 
@@ -411,13 +411,17 @@ def plot_activations(face, maps, layer, image, lang, dest, cols=8):
 # faces and positions together), and we ask where those top activations fall. The regions are boxes much
 # larger than an activation spot, so NetDissect's IoU would be small for every filter; the measure is the
 # lift instead: the share of a filter's top activations inside a region over the region's share of the
-# image (1 = no preference). A filter is selective for a region where its lift is above 1 and passes every
-# filter of the same layer of the same network with re-drawn weights: those see the same faces with nothing
-# learned, so what they reach is the region's place and the image's own light and dark alone (with the
+# image (1 = no preference). A filter is selective for a region where its lift is above 1 and above the
+# BAR-th percentile of the lifts of the same layer's filters with re-drawn weights: those see the same faces
+# with nothing learned, so what they reach is the region's place and the image's own light and dark alone (with the
 # faces' outline and background, most of them fire off the face's parts). In a deep layer a unit sees most of the face,
 # so where it fires says where its field is centred, not which part inside the field drives it.
 
 TOP_SHARE = 0.01       # NetDissect cuts at 0.005 on maps of 112 px and more; a 12x12 map has too few cells
+REDRAWN = 3            # draws of the network's weights that give the bars (96-384 re-drawn filters per layer)
+BAR = 99               # percentile of the re-drawn filters' lifts a filter must pass: with 5 regions, a re-drawn
+                       # filter is called selective about 5% of the time (the max instead would rise with the
+                       # layer's width: 1 in 96 for conv2d_3, 1 in 384 for conv2d_9)
 DISSECT_FACES = 1000   # the split's first faces that are dissected: enough for 1% of them to be 14,000+ cells
 PAIRS_SHOWN = 4        # the figure's most selective filters per layer
 
@@ -455,23 +459,21 @@ def region_lifts(acts, fractions):
 
 
 def dissect(trained, redrawn, x, regions):
-    """One layer's dissection: trained and redrawn are the layer cut from the trained model and from its copy
-    with re-drawn weights. Per filter its lifts; per region the bar (the largest re-drawn lift) and the
-    re-drawn filters' median lift; each filter's region (the one it passes the bar by most) or none."""
-    fractions = None
-    lifts = {}
-    for name, cut in (("trained", trained), ("redrawn", redrawn)):
-        acts = activations(cut, x)
-        fractions = region_fractions(regions, acts.shape[1]) if fractions is None else fractions
-        lifts[name] = region_lifts(acts, fractions)
-    bar = np.maximum(np.nanmax(lifts["redrawn"], axis=0), 1.0)   # above the region's share of the image, too
+    """One layer's dissection: trained is the layer cut from the trained model, redrawn the same layer of copies
+    with re-drawn weights. Per filter its lifts; per region the bar (BAR-th percentile of the re-drawn lifts, at
+    least 1) and the re-drawn filters' median lift; each filter's region (the one it passes the bar by most)."""
+    acts = activations(trained, x)
+    fractions = region_fractions(regions, acts.shape[1])
+    lifts = {"trained": region_lifts(acts, fractions),
+             "redrawn": np.concatenate([region_lifts(activations(cut, x), fractions) for cut in redrawn])}
+    bar = np.maximum(np.nanpercentile(lifts["redrawn"], BAR, axis=0), 1.0)
     over = lifts["trained"] / bar
     selective = {}
     for f, row in enumerate(over):
         if np.isfinite(row).any() and np.nanmax(row) > 1:
             selective[f] = REGIONS[int(np.nanargmax(row))]
     regions_of = list(selective.values())
-    return {"top_share": TOP_SHARE, "faces": int(len(x)),
+    return {"top_share": TOP_SHARE, "faces": int(len(x)), "bar_percentile": BAR, "redrawn_filters": len(lifts["redrawn"]),
             "bar": dict(zip(REGIONS, bar.round(3).tolist())),
             "redrawn_median": dict(zip(REGIONS, np.nanmedian(lifts["redrawn"], axis=0).round(3).tolist())),
             "lift": {f: dict(zip(REGIONS, np.round(row, 3).tolist())) for f, row in enumerate(lifts["trained"])},
@@ -552,14 +554,17 @@ def peak_regions(maps, regions):
 def main(argv=None):
     p = cli.parser(__doc__)
     cli.add_model_arg(p)
-    p.add_argument("--layer", nargs="+", default=LAYERS, metavar="LAYER",
+    # The older spelling of --layers, kept hidden
+    p.add_argument("--layer", nargs="+", dest="layers", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.add_argument("--layers", nargs="+", default=LAYERS, metavar="LAYER",
                    help=f"conv layers to visualise, side by side (default: {' '.join(LAYERS)}, the last conv of "
                         "each block; the reference report showed conv2d_6 alone)")
     p.add_argument("--filters", type=int, nargs="+", help="filter indices, the same in every layer (default: all)")
     p.add_argument("--steps", type=int, default=190, help="gradient-ascent steps (default: %(default)s)")
     p.add_argument("--index", type=int, metavar="N",
                    help="also plot the output maps of --activation-layer for face N of the split (its index there)")
-    p.add_argument("--image", type=int, dest="index", help=argparse.SUPPRESS)   # the older spelling of --index
+    # The older spelling of --index, kept hidden
+    p.add_argument("--image", type=int, dest="index", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--activation-layer", default="conv2d_6",
                    help="the conv layer whose output maps --index plots (default: %(default)s)")
     cli.add_split_arg(p, "the faces are dissected in and --index picks from")
@@ -572,7 +577,7 @@ def main(argv=None):
 
     # Every flag is checked before anything is computed or written.
     model = load_model(args.model)
-    cuts = {layer: layer_model(model, layer) for layer in args.layer}
+    cuts = {layer: layer_model(model, layer) for layer in args.layers}
     filters = {}
     for layer, cut in cuts.items():
         n_filters = cut.output.shape[-1]
@@ -593,19 +598,19 @@ def main(argv=None):
             raise UserError(f"--index {args.index}: the {split} split has {len(x)} faces")
     dissected = x[:DISSECT_FACES]
     regions = face_regions(data, split, len(dissected))
-    redrawn = randomised(model)
+    redrawn = [randomised(model, seed) for seed in range(REDRAWN)]
 
     layers, shown = {}, []
     for layer, cut in cuts.items():
         started = time.perf_counter()
         field = receptive_field(model, layer)
-        images, start, final = ascend(cut, filters[layer], args.steps, args.seed)
+        images, start, final = ascend(cut, filters[layer], args.steps, args.seed, progress=sys.stderr.isatty())
         layers[layer] = layer_record(filters[layer], start, final, images, args.steps, field)
-        images2, start2, final2 = ascend(cut, filters[layer], args.steps, args.seed + 1)
+        images2, start2, final2 = ascend(cut, filters[layer], args.steps, args.seed + 1, progress=sys.stderr.isatty())
         layers[layer]["second_start"] = {"seed": args.seed + 1, **second_start(
             layers[layer], layer_record(filters[layer], start2, final2, images2, args.steps, field))}
         layers[layer]["ascent_seconds"] = round(time.perf_counter() - started, 1)
-        layers[layer]["dissection"] = dissect(cut, layer_model(redrawn, layer), dissected, regions)
+        layers[layer]["dissection"] = dissect(cut, [layer_model(m, layer) for m in redrawn], dissected, regions)
         shown.append((layer, images, layers[layer]))
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "filters")
     record = {

@@ -35,6 +35,7 @@ TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates"
 CHANCE = 1 / len(CLASS_NAMES)
 FIRM = 0.6   # Cohen's kappa from which a layer's stripes/lattice/blob readings hold up from another start
              # (Landis & Koch 1977: above 0.6 'substantial' agreement); below it they are left out
+SHOWN_REGIONS = ("brows", "eyes", "nose", "mouth", "rest")   # the tables' columns, the face's parts first
 LEVEL = 0.01   # the curves are "level" from the first epoch within this much of the best validation accuracy
 RECORDS = {"cnn": "cnn.json", "dnn": "dnn.json", "dnn_same": "dnn_same_recipe.json", "confusion": "cnn.confusion.json",
            "saliency": "cnn.saliency.json", "filters": "cnn.filters.json"}
@@ -102,27 +103,51 @@ def learned(rec):
 
 # ---------------------------------------------------------------- the context, question by question
 
+RECIPE_DEFAULTS = {"optimizer": "adam", "lr_warmup": 0, "plateau": False, "weight_decay": 0, "ema": 0, "teacher": None,
+                   "dropout_warmup": 0, "augment": False}   # flags a run's record may predate: off
+
+
 def model_context(rec, models_dir, figures_dir):
     """What questions 1 and 2 say of one trained model: its layers, recipe, accuracy and curves."""
-    import pandas as pd
-    c, ev = rec["config"], rec["evaluation"]
     rows = [dict(zip(("name", "kind", "shape", "params", "detail"), list(r) + [""])) for r in rec["layers"]]
-    history = os.path.join(models_dir, f"{rec['name']}.history.csv")
-    level = None   # the epoch from which validation accuracy stays within LEVEL of its best to the end
-    if os.path.exists(history) and "val" in ev:
-        h = pd.read_csv(history)
-        below = np.flatnonzero(h["val_accuracy"].to_numpy() < h["val_accuracy"].max() - LEVEL)
-        after = below[-1] + 1 if len(below) else 0
-        level = int(h["epoch"].iloc[after]) if after < len(h) else None
+    config = {**RECIPE_DEFAULTS, **rec["config"]}
+    return {
+        "name": rec["name"], "rows": rows, **architecture(rows), "params": rec["params"], "config": config,
+        "widths": rec.get("widths", []), "learned": learned(rec), "dropout": has_dropout(rec),
+        "epochs": rec["epochs"], "best_epoch": rec["best_epoch"], "swa": rec.get("swa_epochs") if config.get("swa") else None,
+        "level_epoch": level_epoch(os.path.join(models_dir, f"{rec['name']}.history.csv")) if "val" in rec["evaluation"]
+        else None, "precision": rec["precision"], "train_seconds": rec["train_seconds"],
+        "images_per_second": rec.get("train_images_per_second") or 0,
+        "augmentation": [step.partition(" ")[::2] for step in (rec.get("augmentation") or "").split(", ") if step]
+        if config["augment"] else [],
+        "splits": {s: scored(e) for s, e in rec["evaluation"].items()},
+        "last": {s: scored(e) for s, e in rec.get("evaluation_last_epoch", {}).items()},
+        "chosen_from": rec.get("chosen_from_runs", 1), "seeds": seed_spread(rec),
+        "curves": os.path.join(figures_dir, f"{rec['name']}_history.png"),
+    }
+
+
+def level_epoch(history_path):
+    """The epoch from which validation accuracy stays within LEVEL of its best to the end (None: it never does)."""
+    import pandas as pd
+    if not os.path.exists(history_path):
+        return None
+    h = pd.read_csv(history_path)
+    below = np.flatnonzero(h["val_accuracy"].to_numpy() < h["val_accuracy"].max() - LEVEL)
+    after = below[-1] + 1 if len(below) else 0
+    return int(h["epoch"].iloc[after]) if after < len(h) else None
+
+
+def architecture(rows):
+    """The layer table read as blocks (convolutions up to a pooling, and its dropout) and hidden dense layers."""
     blocks, dense, prev = [], [], None
     for r in rows:
         kind = r["kind"]
-        if kind == "Conv2D":
-            if not blocks or "out" in blocks[-1]:
-                blocks.append({"convs": 0, "params": 0, "filters": int(r["shape"].split("x")[-1]),
-                               "kernel": r["detail"].split(",")[0]})
-            blocks[-1]["convs"] += 1
+        if kind == "Conv2D" and (not blocks or "out" in blocks[-1]):
+            blocks.append({"convs": 0, "params": 0, "filters": int(r["shape"].split("x")[-1]),
+                           "kernel": r["detail"].split(",")[0]})
         if kind in ("Conv2D", "BatchNormalization") and blocks and "out" not in blocks[-1]:
+            blocks[-1]["convs"] += kind == "Conv2D"
             blocks[-1]["params"] += r["params"]
         elif kind == "MaxPooling2D" and blocks:
             blocks[-1]["out"] = r["shape"]
@@ -131,23 +156,7 @@ def model_context(rec, models_dir, figures_dir):
         elif kind == "Dropout" and prev in ("MaxPooling2D", "Dense"):   # after a block, or a hidden dense layer
             (blocks if prev == "MaxPooling2D" else dense)[-1]["dropout"] = float(r["detail"].split()[-1])
         prev = kind if kind != "Dropout" else prev
-    aug = [step.partition(" ")[::2] for step in (rec.get("augmentation") or "").split(", ") if step]
-    return {
-        "name": rec["name"], "rows": rows, "blocks": blocks, "dense": dense, "params": rec["params"],
-        "out_params": next((r["params"] for r in rows if r["name"] == "logits"), 0),
-        "widths": rec.get("widths", []), "learned": learned(rec), "dropout": has_dropout(rec),
-        "epochs": rec["epochs"], "best_epoch": rec["best_epoch"], "level_epoch": level,
-        "batch_size": c["batch_size"], "optimizer": c.get("optimizer", "adam"), "lr": c["lr"],
-        "lr_warmup": c.get("lr_warmup", 0), "plateau": bool(c.get("plateau")), "weight_decay": c.get("weight_decay", 0),
-        "augmentation": aug if c.get("augment") else [], "dropout_warmup": c.get("dropout_warmup", 0),
-        "swa": rec.get("swa_epochs") if c.get("swa") else None, "ema": c.get("ema") or 0,
-        "teachers": len(c.get("teacher") or []), "precision": rec["precision"],
-        "train_seconds": rec["train_seconds"], "images_per_second": rec.get("train_images_per_second") or 0,
-        "splits": {s: scored(e) for s, e in ev.items()},
-        "last": {s: scored(e) for s, e in rec.get("evaluation_last_epoch", {}).items()},
-        "chosen_from": rec.get("chosen_from_runs", 1), "seeds": seed_spread(rec),
-        "majority": majority_share(rec), "curves": os.path.join(figures_dir, f"{rec['name']}_history.png"),
-    }
+    return {"blocks": blocks, "dense": dense, "out_params": next((r["params"] for r in rows if r["name"] == "logits"), 0)}
 
 
 def seed_spread(rec):
@@ -230,27 +239,13 @@ def planted(counts):
 
 def q4_context(sal):
     """Question 4: per class, the region whose hiding costs it most and whether its map agrees."""
-    classes = []
-    for name, a in sal["by_class"].items():
-        top = a.get("costliest")
-        classes.append({"name": name, "n": a["n"], "costliest": top, "cost": a["occlusion"].get(top),
-                        "agrees": a.get("map_agrees"), "relative": a.get("relative", {}), "favoured": a.get("favoured"),
-                        "occlusion": a["occlusion"]})
-    per_class = [c for c in classes if c["name"] != "all"]
-    by_region = {}
-    for c in per_class:
-        if c["costliest"]:
-            by_region.setdefault(c["costliest"], []).append(c["name"])
+    classes = [{"name": name, "relative": {}, "favoured": None, "map_agrees": None, **a,
+                "close": [{"region": r, "prob": a["occlusion"][r]["prob"]} for r in a.get("close", [])],
+                "cost": a["occlusion"].get(a.get("costliest"))} for name, a in sal["by_class"].items()]
     return {"split": sal["split"], "n": sal["n_mean"], "follows_faces": sal["regions_follow_faces"],
-            "boxes": sal.get("region_boxes"), "all": classes[0], "classes": per_class,
-            "by_region": sorted(by_region.items(), key=lambda kv: -len(kv[1])),
-            "unmeasured": [c["name"] for c in per_class if not c["costliest"]],
-            "agree": [c["name"] for c in per_class if c["agrees"] == "more"],
-            "disagree": [c["name"] for c in per_class if c["agrees"] in ("same", "less")],
-            "regions": [r for r in REGION_WORDS["en"] if r != "rest"] + ["rest"],
+            "boxes": sal.get("region_boxes"), "all": classes[0], "classes": classes[1:], "regions": SHOWN_REGIONS,
             "rho": sal.get("randomisation_rank_correlation"), "inside": sal.get("inside_outside_ratio"),
             "inside_base": sal.get("inside_outside_baseline"), "bootstrap": sal["bootstrap"],
-            "methods": sal["methods"], "gradcam_layer": sal.get("gradcam_layer"),
             "relative_figure": sal["figure_mean"], "faces_figure": sal["figure"]}
 
 
@@ -260,22 +255,20 @@ def q5_context(filt):
     for name in filt.get("layer_order", []):
         rec = filt["layers"][name]
         d, again = rec.get("dissection"), rec.get("second_start", {})
-        if d is None:
-            continue
-        counts = {r: n for r, n in d["counts"].items() if r != "none"}
-        live = len(rec["filters"]) - len(rec["dead"])
-        layers.append({"name": name, "field": rec["receptive_field"], "filters": len(rec["filters"]), "live": live,
-                       "dead": len(rec["dead"]), "counts": counts, "none": d["counts"]["none"],
-                       "selective": sum(counts.values()), "top": max(counts, key=counts.get) if any(counts.values())
-                       else None, "bar": d["bar"], "position": d["redrawn_median"], "faces": d["faces"],
-                       "kappa": again.get("kappa"), "same": again.get("same"), "compared": again.get("filters"),
-                       "firm": (again.get("kappa") or 0) >= FIRM, "kinds": rec["counts"]})
-    image = filt.get("image")
-    top_share = filt["layers"][layers[0]["name"]]["dissection"]["top_share"] if layers else None
-    return {"layers": layers, "top_share": top_share, "steps": filt["steps"], "split": filt.get("split", "val"), "firm": [l for l in layers if l["firm"]],
-            "check": filt.get("pattern_check"), "grid": filt["figure"], "selective_figure": filt.get("selective_figure"),
-            "where_figure": filt.get("selective_where_figure"), "activations": filt.get("activations_figure"),
-            "image": image, "regions": [r for r in REGION_WORDS["en"] if r != "rest"] + ["rest"]}
+        if d is not None:
+            counts = {r: n for r, n in d["counts"].items() if r != "none"}
+            layers.append({"name": name, "field": rec["receptive_field"], "filters": len(rec["filters"]),
+                           "counts": counts, "none": d["counts"]["none"], "selective": sum(counts.values()),
+                           "bar": d["bar"], "position": d["redrawn_median"], "faces": d["faces"],
+                           "top_share": d["top_share"], "bar_percentile": d.get("bar_percentile", 100),
+                           "redrawn_filters": d.get("redrawn_filters", len(rec["filters"])),
+                           "kappa": again.get("kappa"), "same": again.get("same"),
+                           "compared": again.get("filters"), "firm": (again.get("kappa") or 0) >= FIRM,
+                           "kinds": rec["counts"]})
+    return {"layers": layers, "top_share": layers[0]["top_share"] if layers else None, "steps": filt["steps"],
+            "split": filt.get("split", "val"), "firm": [l for l in layers if l["firm"]], "grid": filt["figure"],
+            "selective_figure": filt.get("selective_figure"), "where_figure": filt.get("selective_where_figure"),
+            "activations": filt.get("activations_figure"), "image": filt.get("image"), "regions": SHOWN_REGIONS}
 
 
 def provenance(records, models_dir, out_dir):
@@ -366,7 +359,7 @@ def environment(lang, out_dir, usage):
         cls=lambda c: CLASS_WORDS[lang].get(c, c), region=lambda r: REGION_WORDS[lang][r],
         split=lambda s: split_word(lang, s, usage), fig=fig, join=lambda xs: sep.join(map(str, xs)), and_join=and_join,
         f2=lambda x: f"{x:.2f}", f3=lambda x: f"{x:.3f}", f4=lambda x: f"{x:.4f}", n=lambda x: f"{x:,}",
-        pct=lambda x: f"{100 * x:.0f}%", pct3=lambda x: f"{100 * x:.3f}%", pts=lambda x: f"{100 * x:.1f}",
+        pct=lambda x: f"{100 * x:.0f}%", pct1=lambda x: f"{100 * x:.1f}%", pct3=lambda x: f"{100 * x:.3f}%", pts=lambda x: f"{100 * x:.1f}",
         dims=lambda s: re.sub(r"(?<=\d)x(?=\d)", "×", str(s)) if lang == "zh-TW" else s,
         iv=lambda d, k="lo", digits=3: f"[{d[k]:.{digits}f}, {d[k.replace('lo', 'hi')]:.{digits}f}]")
     return env

@@ -20,9 +20,10 @@ synthetic set it also measures how much of the saliency falls on the pixels
 that carry the expression.
 
     python saliency.py                          # one correctly classified face per class
-    python saliency.py --method gradcam --indices 3 17 42
+    python saliency.py --method gradcam --index 3 17 42
 """
 
+import argparse
 import sys
 import time
 from functools import partial
@@ -320,7 +321,9 @@ def region_answers(maps, regions, model, x, y, fill):
             continue
         occ = occlusion_summary(prob[rows], right[rows], np.nanmean(np.where(area[rows] > 0, area[rows], np.nan), 0))
         top = costliest(occ)
-        entry = {"n": int(len(rows)), "occlusion": occ, "costliest": top}
+        # Regions whose drop reaches into the costliest one's interval: not told apart from it
+        close = [r for r, o in occ.items() if top and r != top and o["prob_lo"] > 0 and o["prob"] >= occ[top]["prob_lo"]]
+        entry = {"n": int(len(rows)), "occlusion": occ, "costliest": top, "close": close}
         if c is not None:
             rel = relative_saliency(scores, rows)
             favoured = [r for r in rel if r != "rest" and rel[r]["lo"] > 1]
@@ -355,7 +358,9 @@ def main(argv=None):
     p.add_argument("--method", choices=METHODS + ("all",), default="all",
                    help="saliency method of the per-face figure, or all three side by side (default: %(default)s); "
                         "the measurements use the gradient (vanilla) maps")
-    p.add_argument("--indices", type=int, nargs="+", help="faces to show, by index in the split "
+    # The older spelling, kept hidden
+    p.add_argument("--indices", type=int, nargs="+", dest="index", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.add_argument("--index", type=int, nargs="+", metavar="N", help="faces to show, by index in the split "
                    "(default: one correctly classified face per class and one misclassified face)")
     p.add_argument("--mean-limit", type=int, default=None,
                    help="use only the split's first N faces for the mean maps and the measurements (default: all)")
@@ -378,11 +383,11 @@ def main(argv=None):
     n = min(len(y), args.mean_limit or len(y))
     x, y = x[:n], y[:n]
     pred = predict_probs(model, x).argmax(1)
-    if args.indices:
-        bad = [i for i in args.indices if not 0 <= i < n]
+    if args.index:
+        bad = [i for i in args.index if not 0 <= i < n]
         if bad:
             raise UserError(f"--indices {bad[0]} is outside the {split} split's first {n} faces")
-        idx = np.array(args.indices, int)
+        idx = np.array(args.index, int)
     else:
         idx = pick_faces(y, pred)
 

@@ -37,8 +37,8 @@ from ferlib import UserError, cli
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 TRAINERS = {"cnn": "train_cnn", "dnn": "train_dnn"}
-OWN_FLAGS = {"--models-dir": "--storage", "--name": "--name (the sweep's prefix)",
-             "--restart": "removing STORAGE/<name>.resume of the trial to start over"}
+OWN_FLAGS = {"--name": "--name (the sweep's prefix)",
+             "--restart": "removing MODELS_DIR/<name>.resume of the trial to start over"}
 PATH_FLAGS = ("--data", "--teacher", "--figures-dir", "--logs-dir")
 LIST_FLAGS = ("--teacher",)   # the trainer takes several values as one setting: every trial gets them all
 TABLE_COLUMNS = ("val_accuracy", "val_accuracy_tta", "best_epoch", "wall_seconds")
@@ -50,9 +50,11 @@ def parse_args(argv=None):
                                                           "with one or more values]")
     p.add_argument("kind", choices=sorted(TRAINERS), help="which trainer: train_cnn.py or train_dnn.py")
     p.add_argument("--name", default=None, help="prefix of the trials' names (default: the kind)")
-    p.add_argument("--storage", default="models",
-                   help="where the trials' models and records go; on a cluster, a folder every node sees at "
-                        "the same path (default: %(default)s)")
+    p.add_argument("--models-dir", dest="storage", default="models",
+                   help="where the trials' models and records go, as the trainers' --models-dir; on a cluster, a "
+                        "folder every node sees at the same path (default: %(default)s)")
+    # The older spelling of --models-dir, kept hidden
+    p.add_argument("--storage", dest="storage", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--address", default=None,
                    help="a running Ray cluster: auto (this node's), HOST:6379 or ray://HOST:10001; default: "
                         "Ray starts inside this process, on this machine's cores and GPUs")

@@ -13,6 +13,7 @@ regulariser that helped, and only given more than 30 epochs), 60 epochs.
     python train_dnn.py --depth 4 --dropout 0.2 --augment
 """
 
+import argparse
 import sys
 import time
 
@@ -27,13 +28,15 @@ def parse_args(argv=None):
     cli.add_seed_arg(p, "the weights, the shuffling and the augmentation")
     train.add_train_args(p, epochs=60, weight_decay=0.3, name="dnn", augment=False)
     p.add_argument("--depth", type=int, default=3, help="hidden dense layers (default: %(default)s)")
-    p.add_argument("--dropout", type=float, default=0.0,
+    # The older spelling, kept hidden
+    p.add_argument("--dropout", type=float, dest="dropout", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.add_argument("--dense-dropout", type=float, dest="dropout", default=0.0,
                    help="dropout rate after each hidden layer, 0 up to (not including) 1 (default: %(default)s)")
     args = train.check_args(p.parse_args(argv))
     if args.depth < 1:
         raise UserError("--depth must be at least 1")
     if not 0 <= args.dropout < 1:
-        raise UserError("--dropout takes a rate from 0 up to (not including) 1")
+        raise UserError("--dense-dropout takes a rate from 0 up to (not including) 1")
     return args
 
 

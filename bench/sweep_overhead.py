@@ -41,9 +41,9 @@ def main():
                   "--logs-dir", f"{tmp}/logs"]
         direct = [timed(["train_dnn.py", *common, "--seed", str(s), "--name", f"d{s}", "--models-dir", f"{tmp}/d"])
                   for s in (0, 1)]
-        one = timed(["sweep.py", "dnn", "--seed", "0", *common, "--storage", f"{tmp}/s1",
+        one = timed(["sweep.py", "dnn", "--seed", "0", *common, "--models-dir", f"{tmp}/s1",
                      "--cpus-per-trial", str(cores)])
-        two = timed(["sweep.py", "dnn", "--seed", "0", "1", *common, "--storage", f"{tmp}/s2",
+        two = timed(["sweep.py", "dnn", "--seed", "0", "1", *common, "--models-dir", f"{tmp}/s2",
                      "--cpus-per-trial", str(cores // 2 or 1)])
     print(f"direct train_dnn.py, seed 0: {direct[0]:.1f} s; seed 1: {direct[1]:.1f} s")
     print(f"sweep.py, seed 0, {cores} cores: {one:.1f} s (overhead {one - direct[0]:+.1f} s)")

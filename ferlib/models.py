@@ -143,8 +143,13 @@ def augmentation_summary(model):
 
 # ---------------------------------------------------------------- saved models
 
-def load_model(path):
-    """Load a saved .keras model of 48x48x1 faces and 7 classes, or fail with a one-line UserError."""
+def load_model(path, compute="auto"):
+    """Load a saved .keras model of 48x48x1 faces and 7 classes, or fail with a one-line UserError.
+
+    compute "auto": the model computes in what this machine computes fast, as a trainer would pick it
+    (machine.pick_precision): a model trained in bfloat16 runs in float32 on a CPU without bfloat16
+    instructions (4x faster there, bench/loaded_precision.py) and in float16 on a GPU. None: as saved.
+    """
     import os
     import zipfile
     if not os.path.isfile(path):
@@ -160,7 +165,19 @@ def load_model(path):
     if takes != (SIZE, SIZE, 1) or gives != NUM_CLASSES:
         raise UserError(f"{path}: the model takes {'x'.join(map(str, takes))} inputs and gives {gives} outputs; "
                         f"the kit's scripts need {SIZE}x{SIZE}x1 faces and {NUM_CLASSES} classes")
-    return model
+    if compute is None:
+        return model
+    from ferlib.machine import pick_precision
+    return computing_in(model, pick_precision(compute))
+
+
+def computing_in(model, policy):
+    """A model trained under a mixed policy, recast to `policy` ("float32", "mixed_bfloat16", "mixed_float16"),
+    the same weights; the model itself where it already computes so, or computes in float32 throughout (as
+    the compact copies do: they are kept exact). A layer kept in float32 under a mixed policy (the softmax)
+    stays in float32."""
+    mixed = {layer.dtype_policy.name for layer in model.layers} - {"float32"}
+    return model if not mixed or mixed == {policy} else _recast(model, policy)
 
 
 def float32_copy(model, half_weights=False):
@@ -168,9 +185,14 @@ def float32_copy(model, half_weights=False):
     its weights alone, not on whether the CPU does bfloat16 (which alone changes 0.5% of FER2013's
     labels). half_weights: every float weight rounded to the nearest float16 value, which a deflated
     archive (save_deflated) stores in a little over half the space."""
-    def in_float32(layer):
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
-    clone = keras.models.clone_model(model, clone_function=in_float32)
+    return _recast(model, "float32", half_weights)
+
+
+def _recast(model, policy, half_weights=False):
+    def recast(layer):
+        keep = policy != "float32" and layer.dtype_policy.name == "float32"
+        return layer.__class__.from_config({**layer.get_config(), "dtype": layer.dtype_policy.name if keep else policy})
+    clone = keras.models.clone_model(model, clone_function=recast)
     weights = model.get_weights()
     if half_weights:
         weights = [w.astype(np.float16).astype(w.dtype) if w.dtype == np.float32 else w for w in weights]

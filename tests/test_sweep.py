@@ -71,7 +71,7 @@ def weights(path):
 def test_a_sweep_runs_each_trial_as_the_trainer_alone_and_a_rerun_trains_nothing(tmp_path, cluster, capsys):
     import sweep
     common = flags(tmp_path)
-    argv = ["dnn", "--seed", "0", "1", *common, "--storage", str(tmp_path / "models"), "--address", cluster.address]
+    argv = ["dnn", "--seed", "0", "1", *common, "--models-dir", str(tmp_path / "models"), "--address", cluster.address]
     rows = sweep.main(argv)
     (row,) = rows
     assert row["seeds"] == 2 and row["trials"] == "dnn_seed0 dnn_seed1"
@@ -94,7 +94,7 @@ def test_a_trial_killed_inside_an_epoch_is_retried_and_ends_as_if_never_killed(t
     import sweep
     common = flags(tmp_path)
     marker = tmp_path / "killed"
-    sweep.main(["dnn", "--seed", "0", *common, "--storage", str(tmp_path / "models"), "--address", cluster.address],
+    sweep.main(["dnn", "--seed", "0", *common, "--models-dir", str(tmp_path / "models"), "--address", cluster.address],
                trial_callbacks=[KillInsideSecondEpoch(str(marker))])
     assert marker.exists()
     assert "resuming from" in (tmp_path / "models" / "dnn.log").read_text()
@@ -107,7 +107,7 @@ def test_the_grid_varies_flags_of_several_values_and_passes_a_list_flag_whole(tm
     monkeypatch.chdir(tmp_path)   # paths are read from where the user stands, then given as the kit's own
     teachers = [os.path.join(ROOT, "pretrained", "a.keras"), os.path.join(ROOT, "pretrained", "b.keras")]
     args = sweep.parse_args(["cnn", "--seed", "0", "1", "--teacher", *teachers, "--data", "faces.csv",
-                             "--storage", os.path.join(ROOT, "models"), "--name", "kd"])
+                             "--models-dir", os.path.join(ROOT, "models"), "--name", "kd"])
     points = sweep.trials(args)
     assert [name for name, _, _ in points] == ["kd_seed0", "kd_seed1"]
     assert [varied for _, _, varied in points] == [{"--seed": "0"}, {"--seed": "1"}]

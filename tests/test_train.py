@@ -528,7 +528,7 @@ def test_a_student_learns_what_its_teacher_says_not_the_labels(tmp_path):
                                          (["--label-smoothing", "5"], "--label-smoothing takes a share"),
                                          (["--limit", "0"], "--limit must be at least 1"),
                                          (["--limit", "-1"], "--limit must be at least 1"),
-                                         (["--dropout", "1.5"], "--dropout takes a rate"),
+                                         (["--dense-dropout", "1.5"], "--dense-dropout takes a rate"),
                                          (["--depth", "0"], "--depth must be at least 1"),
                                          (["--ema", "1"], "--ema takes a momentum"),
                                          (["--swa", "1"], "--swa takes a share"),
