@@ -65,8 +65,9 @@ $(STAMP): requirements.txt requirements-test.txt
 
 # Two workers: much of the suite is starting Python, loading TensorFlow and tracing, on one core each;
 # the tests of the quick trained models stay on one worker (xdist_group), which trains them once.
+# CI=true (as CI sets it) also runs the tests marked long (pytest.ini): a minute or more each.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup $(if $(filter true 1,$(CI)),-m "not slow") tests
 
 report: report.md
 

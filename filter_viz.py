@@ -95,6 +95,8 @@ REPEATS = 3          # period x period cells (stripes of period 16 px cover 3.3)
 SECOND = 0.25        # share of the strongest wave's power (half its amplitude) a wave needs to make a lattice
 SAME_DIRECTION = 20  # degrees: waves closer in direction are one orientation
 SHOWN = (4, 6)       # tiles per layer in the figure: columns, rows
+FIRM = 0.6           # Cohen's kappa of the two starts' readings from which a layer's readings are shown and said
+                     # (Landis & Koch 1977: above 0.6 'substantial' agreement)
 
 
 def layer_model(model, layer_name):
@@ -353,7 +355,8 @@ def tile_title(f, p):
 
 def plot_filters(shown, steps, lang, dest):
     """The layers side by side, each a block of its strongest live filters, strongest first, row by row
-    (SHOWN: columns, rows), each tile titled with its index and reading (tile_title).
+    (SHOWN: columns, rows), each tile titled with its index, and with its reading (tile_title) in a layer whose
+    readings hold from a second start (firm).
 
     shown: [(layer, images, its record entry)]. A tile's contrast is stretched over its middle, the part
     read_pattern reads: the frame the ascent leaves there saturates instead of flattening the pattern.
@@ -372,12 +375,13 @@ def plot_filters(shown, steps, lang, dest):
             lo, hi = np.percentile(images[k][MARGIN:-MARGIN, MARGIN:-MARGIN], [1, 99])
             ax.imshow(images[k], cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-3))
             f = rec["filters"][k]
-            ax.set_title(tile_title(f, rec["patterns"][f]), fontsize=8, pad=2, linespacing=1.0)
-        c = rec["counts"]
-        block.suptitle(w["filters_layer"].format(layer=layer, field=rec["receptive_field"]) + "\n"
-                       + w["filters_counts"].format(**c), fontsize=8)
+            ax.set_title(tile_title(f, rec["patterns"][f]) if rec.get("firm") else f"#{f}", fontsize=8, pad=2,
+                         linespacing=1.0)
+        block.suptitle(w["filters_layer"].format(layer=layer, field=rec["receptive_field"])
+                       + ("\n" + w["filters_counts"].format(**rec["counts"]) if rec.get("firm") else ""), fontsize=8)
     fig.suptitle(w["filters_grid_title"].format(steps=steps, n=cols * rows))
-    fig.supxlabel(w["filters_legend"], fontsize=8)
+    if any(rec.get("firm") for _, _, rec in shown):
+        fig.supxlabel(w["filters_legend"], fontsize=8)
     save_figure(fig, dest)
 
 
@@ -609,6 +613,7 @@ def main(argv=None):
         images2, start2, final2 = ascend(cut, filters[layer], args.steps, args.seed + 1, progress=sys.stderr.isatty())
         layers[layer]["second_start"] = {"seed": args.seed + 1, **second_start(
             layers[layer], layer_record(filters[layer], start2, final2, images2, args.steps, field))}
+        layers[layer]["firm"] = (layers[layer]["second_start"]["kappa"] or 0) >= FIRM
         layers[layer]["ascent_seconds"] = round(time.perf_counter() - started, 1)
         layers[layer]["dissection"] = dissect(cut, [layer_model(m, layer) for m in redrawn], dissected, regions)
         shown.append((layer, images, layers[layer]))

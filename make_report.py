@@ -33,9 +33,8 @@ from ferlib.words import (CLASS_WORDS, FIGURE_WORDS, LANGUAGES, REGION_WORDS, ha
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 CHANCE = 1 / len(CLASS_NAMES)
-FIRM = 0.6   # Cohen's kappa from which a layer's stripes/lattice/blob readings hold up from another start
-             # (Landis & Koch 1977: above 0.6 'substantial' agreement); below it they are left out
 SHOWN_REGIONS = ("brows", "eyes", "nose", "mouth", "rest")   # the tables' columns, the face's parts first
+RHO_05 = 0.786   # |Spearman's rho| over 7 classes from which p < 0.05 (two-sided; exact tables)
 LEVEL = 0.01   # the curves are "level" from the first epoch within this much of the best validation accuracy
 RECORDS = {"cnn": "cnn.json", "dnn": "dnn.json", "dnn_same": "dnn_same_recipe.json", "confusion": "cnn.confusion.json",
            "saliency": "cnn.saliency.json", "filters": "cnn.filters.json"}
@@ -115,8 +114,8 @@ def model_context(rec, models_dir, figures_dir):
         "name": rec["name"], "rows": rows, **architecture(rows), "params": rec["params"], "config": config,
         "widths": rec.get("widths", []), "learned": learned(rec), "dropout": has_dropout(rec),
         "epochs": rec["epochs"], "best_epoch": rec["best_epoch"], "swa": rec.get("swa_epochs") if config.get("swa") else None,
-        "level_epoch": level_epoch(os.path.join(models_dir, f"{rec['name']}.history.csv")) if "val" in rec["evaluation"]
-        else None, "precision": rec["precision"], "train_seconds": rec["train_seconds"],
+        **curve_facts(os.path.join(models_dir, f"{rec['name']}.history.csv")), "precision": rec["precision"],
+        "train_seconds": rec["train_seconds"],
         "images_per_second": rec.get("train_images_per_second") or 0,
         "augmentation": [step.partition(" ")[::2] for step in (rec.get("augmentation") or "").split(", ") if step]
         if config["augment"] else [],
@@ -127,15 +126,21 @@ def model_context(rec, models_dir, figures_dir):
     }
 
 
-def level_epoch(history_path):
-    """The epoch from which validation accuracy stays within LEVEL of its best to the end (None: it never does)."""
+def curve_facts(history_path):
+    """What the validation curves show: the epoch from which accuracy stays within LEVEL of its best to the end
+    (None: it never does), and where the validation loss is lowest against where it ends."""
     import pandas as pd
     if not os.path.exists(history_path):
-        return None
+        return {"level_epoch": None, "loss_min_epoch": None}
     h = pd.read_csv(history_path)
+    if "val_accuracy" not in h:
+        return {"level_epoch": None, "loss_min_epoch": None}
     below = np.flatnonzero(h["val_accuracy"].to_numpy() < h["val_accuracy"].max() - LEVEL)
     after = below[-1] + 1 if len(below) else 0
-    return int(h["epoch"].iloc[after]) if after < len(h) else None
+    low = h["val_loss"].idxmin()
+    return {"level_epoch": int(h["epoch"].iloc[after]) if after < len(h) else None,
+            "loss_min_epoch": int(h["epoch"][low]), "loss_min": float(h["val_loss"][low]),
+            "loss_last": float(h["val_loss"].iloc[-1]), "last_epoch": int(h["epoch"].iloc[-1])}
 
 
 def architecture(rows):
@@ -189,12 +194,14 @@ def q2_context(cnn, dnn, same):
     def against(rec):
         both = learned(cnn) and learned(rec)
         return {"learned": learned(rec), "val": rec["evaluation"]["val"]["accuracy"],
+                "train": rec["evaluation"]["train"]["accuracy"],
                 "gap": accuracy_difference(cnn["evaluation"]["val"], rec["evaluation"]["val"]) if both else None,
                 "differs": recipe_differences(rec, cnn)}
     conv = [r[3] for r in cnn["layers"] if r[1] == "Conv2D"]
     first = next(r for r in dnn["layers"] if r[1] == "Dense")
     return {"own": against(dnn), "same": against(same) if same else None, "same_cmd": COMMANDS["dnn_same"],
             "size_gap": abs(dnn["params"]["total"] - cnn["params"]["total"]) / cnn["params"]["total"],
+            "size_diff": dnn["params"]["total"] - cnn["params"]["total"],
             "conv_layers": len(conv), "conv_params": sum(conv), "conv_share": sum(conv) / cnn["params"]["total"],
             "first_params": first[3], "first_units": int(first[2]), "pixels": first[3] // int(first[2]) - 1,
             "first_share": first[3] / dnn["params"]["total"]}
@@ -207,7 +214,11 @@ def q3_context(conf, cnn):
     counts = (cnn or {}).get("data", {}).get("class_counts", {}).get("train")
     share = dict(zip(CLASS_NAMES, np.asarray(counts) / sum(counts))) if counts else None
     near = {frozenset((p["a"], p["b"])): p for p in conf.get("separation", {}).get("pairs", [])}
-    pairs = [{**p, "near": near.get(frozenset((p["true"], p["predicted"])))} for p in conf["most_confused"]]
+    pairs = [{**p, "near": near.get(frozenset((p["true"], p["predicted"]))), "of": int(per[p["true"]]["support"]),
+              **dict(zip(("lo", "hi"), wilson(p["rate"], int(per[p["true"]]["support"]))))} for p in conf["most_confused"]]
+    matrix = np.asarray(conf["counts"])
+    called = matrix.sum(0) - np.diag(matrix)   # faces wrongly called each class
+    errors = int(called.sum())
     classes = [{"name": c, "precision": v["precision"], "recall": v["recall"], "f1": v["f1-score"],
                 "support": int(v["support"]), "share": share[c] if share else None} for c, v in per.items()]
     rarest = min(classes, key=lambda c: c["share"]) if share else None
@@ -217,7 +228,9 @@ def q3_context(conf, cnn):
             "nearest": list(near.values())[:6], "rarest": rarest,
             "recall_rank": sorted(classes, key=lambda c: c["recall"]).index(rarest) + 1 if rarest else None,
             "share_recall_rho": float(spearmanr([c["share"] for c in classes], [c["recall"] for c in classes])[0])
-            if share else None,
+            if share else None, "rho_clear": RHO_05,
+            "magnet": {"name": CLASS_NAMES[int(called.argmax())], "share": float(called.max() / max(errors, 1)),
+                       "errors": errors} if errors else None,
             "planted": planted(conf["counts"]) if conf.get("data") == "synthetic" else None,
             "recorded": trained, "recorded_differs": round((trained - conf["accuracy_plain"]) * conf["n"])
             if trained is not None and len(conf.get("members") or [1]) == 1 else 0,
@@ -242,7 +255,11 @@ def q4_context(sal):
     classes = [{"name": name, "relative": {}, "favoured": None, "map_agrees": None, **a,
                 "close": [{"region": r, "prob": a["occlusion"][r]["prob"]} for r in a.get("close", [])],
                 "cost": a["occlusion"].get(a.get("costliest"))} for name, a in sal["by_class"].items()]
+    drawn = classes[0].get("saliency", {})
+    brightest = sorted((r for r in drawn if r != "rest"), key=lambda r: -drawn[r])[:2]
     return {"split": sal["split"], "n": sal["n_mean"], "follows_faces": sal["regions_follow_faces"],
+            "brightest": [{"region": r, "score": drawn[r], "redrawn": classes[0]["saliency_redrawn"][r]}
+                          for r in brightest],
             "boxes": sal.get("region_boxes"), "all": classes[0], "classes": classes[1:], "regions": SHOWN_REGIONS,
             "rho": sal.get("randomisation_rank_correlation"), "inside": sal.get("inside_outside_ratio"),
             "inside_base": sal.get("inside_outside_baseline"), "bootstrap": sal["bootstrap"],
@@ -263,12 +280,22 @@ def q5_context(filt):
                            "top_share": d["top_share"], "bar_percentile": d.get("bar_percentile", 100),
                            "redrawn_filters": d.get("redrawn_filters", len(rec["filters"])),
                            "kappa": again.get("kappa"), "same": again.get("same"),
-                           "compared": again.get("filters"), "firm": (again.get("kappa") or 0) >= FIRM,
-                           "kinds": rec["counts"]})
+                           "compared": again.get("filters"), "firm": rec.get("firm", False),
+                           "kinds": rec["counts"], "blobs": [share_of_blobs(c) for c in (rec["counts"],
+                                                                                          again.get("counts", {}))]})
+    deeper = len(layers) > 1 and all(None not in (layers[0]["blobs"][k], layers[-1]["blobs"][k])
+                                     and layers[-1]["blobs"][k] > layers[0]["blobs"][k] for k in (0, 1))
     return {"layers": layers, "top_share": layers[0]["top_share"] if layers else None, "steps": filt["steps"],
+            "blobs_grow": deeper,
             "split": filt.get("split", "val"), "firm": [l for l in layers if l["firm"]], "grid": filt["figure"],
             "selective_figure": filt.get("selective_figure"), "where_figure": filt.get("selective_where_figure"),
             "activations": filt.get("activations_figure"), "image": filt.get("image"), "regions": SHOWN_REGIONS}
+
+
+def share_of_blobs(counts):
+    """The share of blobs among a layer's live filters, as one start of the ascent read them (None: not read)."""
+    live = sum(counts.get(k, 0) for k in ("stripes", "lattice", "blob"))
+    return counts["blob"] / live if live else None
 
 
 def provenance(records, models_dir, out_dir):
@@ -279,6 +306,7 @@ def provenance(records, models_dir, out_dir):
             env = rec.get("environment", {})
             path = rec.get("record_path") or os.path.relpath(os.path.join(models_dir, RECORDS[key]), out_dir)
             items.append({"file": path.replace(os.sep, "/"), "command": env.get("command", ""),
+                          "machine": env.get("machine", ""),
                           "seconds": rec.get("wall_seconds"), "commit": env.get("git_commit") or "?",
                           "dirty": env.get("git_dirty", False), "seed": rec.get("config", {}).get("seed"),
                           "starts": len(env.get("starts", [])) or 1})
@@ -297,7 +325,7 @@ def build_context(models_dir, figures_dir, out_dir, collaborators="", faces=True
     return {
         "synthetic": source in (None, "synthetic"), "source": source, "made_by": made_by, "faces": faces,
         "usage": bool((cnn or dnn or {}).get("data", {}).get("usage")), "collaborators": collaborators,
-        "commands": COMMANDS, "records": records,
+        "commands": COMMANDS, "records": records, "figures_dir": figures_dir,
         "q1": model_context(cnn, models_dir, figures_dir) if cnn else None,
         "q2": {"dnn": model_context(dnn, models_dir, figures_dir), "figure": os.path.join(figures_dir, "cnn_dnn_accuracy.png"),
                **(q2_context(cnn, dnn, same) if cnn else {})} if dnn else None,
@@ -315,7 +343,7 @@ def plot_comparison(records, names, models_dir, val, lang, dest):
     import pandas as pd
     plt = pyplot()
     w = FIGURE_WORDS[lang]
-    fig, ax = plt.subplots(figsize=(6.5, 3.0))
+    fig, ax = plt.subplots(figsize=(6.5, 2.8))
     for k, (rec, name) in enumerate(zip(records, names)):
         path = os.path.join(models_dir, f"{rec['name']}.history.csv")
         if os.path.exists(path):
@@ -331,14 +359,14 @@ def plot_comparison(records, names, models_dir, val, lang, dest):
     ax.set_ylabel(w["accuracy"])
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2)
-    fig.tight_layout(rect=(0, 0.3, 1, 1))   # the legend below the axes, clear of the x label
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=3)
+    fig.tight_layout(rect=(0, 0.22, 1, 1))   # the legend below the axes, clear of the x label
     save_figure(fig, dest)
 
 
 # ---------------------------------------------------------------- rendering
 
-def environment(lang, out_dir, usage):
+def environment(lang, out_dir, usage, figures_dir="figures"):
     """The Jinja2 environment of one language: its filters word classes, regions and splits, format numbers,
     and link figures (in the report's language where drawn in it, else in English)."""
     import jinja2
@@ -346,7 +374,8 @@ def environment(lang, out_dir, usage):
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     sep = "、" if lang == "zh-TW" else ", "
 
-    def fig(path):
+    def fig(path):   # a figure a record names, found in figures_dir (the records may come from another folder)
+        path = path and os.path.join(figures_dir, os.path.basename(path))
         if path and os.path.exists(localized(path, lang)):
             path = localized(path, lang)
         return os.path.relpath(path, out_dir).replace(os.sep, "/") if path and os.path.exists(path) else ""
@@ -367,7 +396,7 @@ def environment(lang, out_dir, usage):
 
 def render(context, lang, out_dir):
     """The report's Markdown in lang from the context."""
-    env = environment(lang, out_dir, context["usage"])
+    env = environment(lang, out_dir, context["usage"], context["figures_dir"])
     text = env.get_template(f"report.{lang}.md").render(**context)
     text = "\n".join(line.rstrip() for line in text.splitlines())
     while "\n\n\n" in text:

@@ -161,15 +161,15 @@ def plot_maps(x, y, pred, maps, methods, split, gradcam_layer, lang, dest):
     save_figure(fig, dest)
 
 
-def plot_relative_maps(relative, mean_face, region_share, split, lang, dest):
-    """The mean face with the regions drawn on it, then each class's mean map over all faces' mean map
-    (relative_maps) on one shared log scale, red where the class draws more, the regions outlined."""
+def plot_relative_maps(relative, overall, counts, mean_face, region_share, split, lang, dest):
+    """The mean face with the regions drawn on it, the mean map over all faces, then each class's mean map over
+    all faces' mean map (relative_maps) on one shared log scale, red where the class draws more; regions outlined."""
     from matplotlib.colors import LogNorm
     plt = pyplot()
     w, names = FIGURE_WORDS[lang], class_words(lang)
-    fig, axes = plt.subplots(2, 4, figsize=(6.5, 3.9), layout="constrained")
+    fig, axes = plt.subplots(2, 5, figsize=(6.5, 3.3), layout="constrained")
     axes = axes.ravel()
-    # Colours that stand out from a red-blue map and from a gray face.
+    # Colours that stand out from a red-blue map, from inferno and from a gray face.
     colours = {"brows": "gold", "eyes": "lime", "nose": "magenta", "mouth": "cyan"}
 
     def outline(ax, lw):
@@ -180,27 +180,28 @@ def plot_relative_maps(relative, mean_face, region_share, split, lang, dest):
                 ax.contour(region_share[r], levels=[region_share[r].max() / 2], colors=colours[name], linewidths=lw)
 
     axes[0].imshow(mean_face, cmap="gray", vmin=0, vmax=255)
-    outline(axes[0], 1.2)
     axes[0].set_title(w["mean_face"], fontsize=8)
-    for r, name in enumerate(REGIONS):
-        if name in colours:
-            axes[0].plot([], [], color=colours[name], label=REGION_WORDS[lang][name])
-    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=8, frameon=False, handlelength=1.2,
-                   ncol=2, columnspacing=0.8)
+    axes[1].imshow(overall, cmap="inferno", vmin=0)
+    axes[1].set_title(w["all_faces_map"], fontsize=8)
+    for ax in axes[:2]:
+        outline(ax, 1.0)
+    handles = [plt.Line2D([], [], color=c, label=REGION_WORDS[lang][n]) for n, c in colours.items()]
     norm = LogNorm(vmin=0.5, vmax=2)
-    for c, ax in enumerate(axes[1:]):
+    for c, ax in enumerate(axes[2:9]):
         if relative[c] is None:
             ax.text(0.5, 0.5, w["no_faces"], ha="center", va="center", fontsize=8)
             ax.set_box_aspect(1)
         else:
             im = ax.imshow(np.clip(relative[c], 0.5, 2), cmap="RdBu_r", norm=norm)
-            outline(ax, 0.9)
-        ax.set_title(names[c], fontsize=8)
-    for ax in axes:
+            outline(ax, 0.8)
+        ax.set_title(f"{names[c]} (n={counts[c]})", fontsize=8)
+    axes[9].axis("off")
+    axes[9].legend(handles=handles, loc="center", fontsize=8, frameon=False, handlelength=1.2)
+    for ax in axes[:9]:
         ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle(spaced(w["relative_title"].format(split=split)))
     if any(m is not None for m in relative):
-        bar = fig.colorbar(im, ax=axes[1:].tolist(), fraction=0.03, pad=0.01, label=w["relative_scale"])
+        bar = fig.colorbar(im, ax=axes[2:9].tolist(), fraction=0.03, pad=0.01, label=w["relative_scale"])
         bar.set_ticks([0.5, 0.71, 1, 1.41, 2], labels=["0.5", "0.7", "1", "1.4", "2"])
         bar.minorticks_off()
     save_figure(fig, dest)
@@ -294,9 +295,9 @@ def occlusion_summary(prob, right, area, seed=0):
 
 
 def costliest(occlusion):
-    """The region whose hiding costs the true class the most probability per pixel, where that cost's interval
-    lies above 0; None where hiding no region costs a measurable amount."""
-    costs = {r: o for r, o in occlusion.items() if o["prob_lo"] > 0}
+    """The face part (not the rest of the image) whose hiding costs the true class the most probability per pixel,
+    where that cost's interval lies above 0; None where hiding no part costs a measurable amount."""
+    costs = {r: o for r, o in occlusion.items() if o["prob_lo"] > 0 and r != "rest"}
     return max(costs, key=lambda r: costs[r]["prob"]) if costs else None
 
 
@@ -307,9 +308,10 @@ def agreement(relative, region):
     return "more" if r["lo"] > 1 else "less" if r["hi"] < 1 else "same"
 
 
-def region_answers(maps, regions, model, x, y, fill):
-    """Q4's measurements per class ("all" first): occlusion cost per region and the costliest region; per
-    class also its saliency relative to all faces, whether that agrees, and the region its map favours most."""
+def region_answers(maps, random_maps, regions, model, x, y, fill):
+    """Q4's measurements per class ("all" first): occlusion cost per region and the costliest part; for all faces
+    the maps' saliency per region (and the re-drawn network's); per class its saliency relative to all faces,
+    whether that agrees with the costliest part, and the part its map favours most."""
     scores = region_scores(maps, regions)
     prob, right = occlusion_drops(model, x, y, regions, fill)
     where = np.broadcast_to(regions, x.shape)
@@ -322,9 +324,14 @@ def region_answers(maps, regions, model, x, y, fill):
         occ = occlusion_summary(prob[rows], right[rows], np.nanmean(np.where(area[rows] > 0, area[rows], np.nan), 0))
         top = costliest(occ)
         # Regions whose drop reaches into the costliest one's interval: not told apart from it
-        close = [r for r, o in occ.items() if top and r != top and o["prob_lo"] > 0 and o["prob"] >= occ[top]["prob_lo"]]
+        close = [r for r, o in occ.items()
+                 if top and r not in (top, "rest") and o["prob_lo"] > 0 and o["prob"] >= occ[top]["prob_lo"]]
         entry = {"n": int(len(rows)), "occlusion": occ, "costliest": top, "close": close}
-        if c is not None:
+        if c is None:
+            entry["saliency"] = dict(zip(REGIONS, np.nanmean(scores, 0).round(3).tolist()))
+            entry["saliency_redrawn"] = dict(zip(REGIONS, np.nanmean(region_scores(random_maps, regions), 0)
+                                                 .round(3).tolist()))
+        else:
             rel = relative_saliency(scores, rows)
             favoured = [r for r in rel if r != "rest" and rel[r]["lo"] > 1]
             entry.update(relative=rel, map_agrees=agreement(rel, top) if top else None,
@@ -402,7 +409,7 @@ def main(argv=None):
               "regions_follow_faces": follows_faces(data), "bootstrap": BOOTSTRAP,
               "region_boxes": None if follows_faces(data) else dict(zip(("eye_row", "left_eye", "right_eye", "mouth_row"),
                                                                         mean_face_landmarks(mean_face))),
-              "by_class": region_answers(maps, regions, model, x, y, np.rint(mean_face)),
+              "by_class": region_answers(maps, random_maps, regions, model, x, y, np.rint(mean_face)),
               # The sanity check (Adebayo et al.): maps of a model with re-drawn weights should not resemble these.
               "randomisation_rank_correlation": rank_correlation(maps, random_maps)}
     if split in data.masks:   # synthetic: the expression pixels are known
@@ -413,13 +420,15 @@ def main(argv=None):
     shown = {m: maps[idx] if m == "vanilla" else normalise(saliency_maps(model, x[idx], y[idx], m, args.seed))
              for m in methods}
     relative = relative_maps(maps, y)
+    overall = (maps / (maps.mean((1, 2), keepdims=True) + 1e-12)).mean(0)
+    counts = np.bincount(y, minlength=len(CLASS_NAMES))
     region_share = np.stack([(np.broadcast_to(regions, x.shape) == r).mean(0) for r in range(len(REGIONS))])
 
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "saliency")
     record["figure"], record["figure_mean"] = fig_prefix + ".png", fig_prefix + "_mean.png"
     writes = [(path, partial(plot_maps, x[idx], y[idx], pred[idx], shown, methods, split_word(lang, split, data.usage),
                              record["gradcam_layer"], lang)) for lang, path in figure_paths(record["figure"])]
-    writes += [(path, partial(plot_relative_maps, relative, mean_face, region_share, split_word(lang, split, data.usage),
+    writes += [(path, partial(plot_relative_maps, relative, overall, counts, mean_face, region_share, split_word(lang, split, data.usage),
                               lang))
                for lang, path in figure_paths(record["figure_mean"])]
     write_together(writes + [(json_path, partial(save_json, finish_record(record, t0, __file__, argv)))])

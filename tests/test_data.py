@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_together, script_command
+from conftest import run_script
 from ferlib import CLASS_NAMES
 from ferlib.data import DataError, load_fer2013, read_csv, split_indices, write_csv
 from ferlib.synthetic import synthetic_faces
@@ -161,8 +161,10 @@ BAD_INPUTS = {
 LINE = {"count": 2, "nonint": 2, "range": 3, "label": 3, "header": 1, "empty": 1, "huge_label": 3, "huge_pixel": 2}
 
 
-def test_bad_inputs_give_one_line_error_and_exit_2(tmp_path):
+def test_bad_inputs_give_one_line_error_and_exit_2(tmp_path, capsys):
     # Also image folders: an unreadable image, and a folder with no class subfolders.
+    import train_cnn
+    from ferlib import cli
     (tmp_path / "broken" / "sad").mkdir(parents=True)
     (tmp_path / "broken" / "sad" / "x.png").write_bytes(b"not a png")
     (tmp_path / "noclass" / "cats").mkdir(parents=True)
@@ -173,17 +175,21 @@ def test_bad_inputs_give_one_line_error_and_exit_2(tmp_path):
         if content is not None:
             path.write_text(content)
         cases[name] = (str(path), words)
-    # Side by side: each is a fresh interpreter importing TensorFlow.
-    results = run_together([script_command("train_cnn.py", "--data", path, "--dry-run", "--models-dir", tmp_path / "m")
-                            for path, _ in cases.values()])
-    for (name, (path, words)), r in zip(cases.items(), results):
-        err = r.stderr
-        last = [l for l in err.splitlines() if l.startswith("train_cnn.py: error:")]
-        assert r.returncode == 2, (name, err[-2000:])
+    # Each case as the script's own entry point runs it (cli.run: the exit status and the one line)...
+    for name, (path, words) in cases.items():
+        status = cli.run(train_cnn.main, ["--data", path, "--dry-run", "--models-dir", str(tmp_path / "m")])
+        err = capsys.readouterr().err
+        last = [l for l in err.splitlines() if ": error: " in l]
+        assert status == 2, (name, err[-2000:])
         assert "Traceback" not in err, name
         assert len(last) == 1 and words in last[0], (name, last)
         where = f"{path}:{LINE[name]}:" if name in LINE else path
         assert where in last[0], (name, last)
+    # ...and one of them as a user runs it, in a fresh interpreter.
+    path, words = cases["count"]
+    r = run_script("train_cnn.py", "--data", path, "--dry-run", "--models-dir", tmp_path / "m")
+    last = [l for l in r.stderr.splitlines() if l.startswith("train_cnn.py: error:")]
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(last) == 1 and words in last[0], r.stderr[-2000:]
     assert not (tmp_path / "m" / "cnn.keras").exists()
 
 

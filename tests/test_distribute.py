@@ -11,6 +11,7 @@ import os
 import keras
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import run_script, run_together
 from test_train import _trainer_command, run_trainer, small_run
@@ -23,6 +24,7 @@ def _weights(folder):
     return keras.saving.load_model(folder / "dnn.keras").get_weights()
 
 
+@pytest.mark.long   # a minute or more: make test runs it where CI=true
 def test_two_mirrored_devices_train_the_weights_one_device_does_and_resume_after_a_kill(tmp_path):
     where = lambda name: ["--models-dir", tmp_path / name, "--figures-dir", tmp_path / name]
     run = small_run(tmp_path)

@@ -256,13 +256,13 @@ def test_the_filters_kinds_are_said_only_for_a_layer_whose_readings_hold_from_a_
     models = copied_models(analysed, tmp_path)
     filt = json.loads((models / "cnn.filters.json").read_text())
     for name, layer in filt["layers"].items():
-        layer["second_start"]["kappa"] = 0.8 if name == "conv2d_6" else 0.3
+        layer["second_start"]["kappa"], layer["firm"] = (0.8, True) if name == "conv2d_6" else (0.3, False)
     (models / "cnn.filters.json").write_text(json.dumps(filt))
     text = report(analysed, tmp_path, models=models)
     a5 = text[text.index("### A5."):]
     assert "The reading holds from a second start (Cohen's κ ≥ 0.6) only in `conv2d_6` (" in a5
     for layer in filt["layers"].values():
-        layer["second_start"]["kappa"] = 0.3
+        layer["second_start"]["kappa"], layer["firm"] = 0.3, False
     (models / "cnn.filters.json").write_text(json.dumps(filt))
     assert "stripes/lattice/blob reading is left out" in report(analysed, tmp_path, models=models)
 

@@ -90,6 +90,7 @@ def test_a_sweep_runs_each_trial_as_the_trainer_alone_and_a_rerun_trains_nothing
     assert {p: os.path.getmtime(p) for p in stamps} == stamps
 
 
+@pytest.mark.long   # a minute or more: make test runs it where CI=true
 def test_a_trial_killed_inside_an_epoch_is_retried_and_ends_as_if_never_killed(tmp_path, cluster):
     import sweep
     common = flags(tmp_path)

@@ -340,6 +340,7 @@ KILL_POINTS = {"epoch": "resuming from", "backup": "resuming from the one before
                "final": "training had finished; evaluating and saving"}
 
 
+@pytest.mark.long   # a minute or more: make test runs it where CI=true
 def test_a_run_killed_at_any_point_loses_at_most_the_epoch_in_progress(tmp_path):
     where = lambda name: ["--models-dir", tmp_path / name, "--figures-dir", tmp_path / name / "figures"]
     run = small_run(tmp_path)
