@@ -98,10 +98,19 @@ models/cnn.saliency.json: saliency.py models/cnn.json
 models/cnn.filters.json: filter_viz.py models/cnn.json
 	$(PY) filter_viz.py --steps $(STEPS) --index 0
 
+# PHOTO=path: your own photo read by faces.py, shown at the end of question 4.
+ifneq ($(PHOTO),)
+PHOTO_FIGURES := figures/$(basename $(notdir $(PHOTO))).expressions.png
+$(PHOTO_FIGURES): $(PHOTO) faces.py | $(STAMP)
+	$(PY) faces.py "$(PHOTO)" --saliency --out figures
+	$(PY) faces.py "$(PHOTO)" --saliency --out figures --lang zh-TW
+REPORT_PHOTO := --photo $(PHOTO_FIGURES)
+endif
+
 # report.html beside each .md: the file to hand in (figures embedded; print it to PDF from a browser).
-report.md: make_report.py ferlib/words.py ferlib/report_html.py $(wildcard templates/*) models/cnn.json models/dnn.json models/dnn_same_recipe.json models/cnn.confusion.json models/cnn.saliency.json models/cnn.filters.json
-	$(PY) make_report.py --collaborators "$(COLLABORATORS)"
-	$(PY) make_report.py --lang zh-TW --out report.zh-TW.md --collaborators "$(COLLABORATORS)"
+report.md: make_report.py ferlib/words.py ferlib/report_html.py $(wildcard templates/*) models/cnn.json models/dnn.json models/dnn_same_recipe.json models/cnn.confusion.json models/cnn.saliency.json models/cnn.filters.json $(PHOTO_FIGURES)
+	$(PY) make_report.py --collaborators "$(COLLABORATORS)" $(REPORT_PHOTO)
+	$(PY) make_report.py --lang zh-TW --out report.zh-TW.md --collaborators "$(COLLABORATORS)" $(REPORT_PHOTO)
 
 clean:
 	find models -mindepth 1 ! -name README.md -exec rm -rf {} +; rm -rf .pytest_cache

@@ -317,7 +317,7 @@ def provenance(records, models_dir, out_dir):
                           if key in env]}
 
 
-def build_context(models_dir, figures_dir, out_dir, collaborators="", faces=True, made_by="make report"):
+def build_context(models_dir, figures_dir, out_dir, collaborators="", faces=True, made_by="make report", photo=None):
     """Every number and decision the report states, read from the records; None for a question not yet run."""
     records = {k: read(os.path.join(models_dir, f)) for k, f in RECORDS.items()}
     cnn, dnn, same = records["cnn"], records["dnn"], records["dnn_same"]
@@ -325,7 +325,7 @@ def build_context(models_dir, figures_dir, out_dir, collaborators="", faces=True
     return {
         "synthetic": source in (None, "synthetic"), "source": source, "made_by": made_by, "faces": faces,
         "usage": bool((cnn or dnn or {}).get("data", {}).get("usage")), "collaborators": collaborators,
-        "commands": COMMANDS, "records": records, "figures_dir": figures_dir,
+        "commands": COMMANDS, "records": records, "figures_dir": figures_dir, "photo": photo,
         "q1": model_context(cnn, models_dir, figures_dir) if cnn else None,
         "q2": {"dnn": model_context(dnn, models_dir, figures_dir), "figure": os.path.join(figures_dir, "cnn_dnn_accuracy.png"),
                **(q2_context(cnn, dnn, same) if cnn else {})} if dnn else None,
@@ -404,9 +404,10 @@ def render(context, lang, out_dir):
     return (spaced(text) if lang == "zh-TW" else text).strip() + "\n"
 
 
-def build_report(models_dir, figures_dir, out, lang="en", collaborators="", faces=True, made_by="make report"):
+def build_report(models_dir, figures_dir, out, lang="en", collaborators="", faces=True, made_by="make report",
+                 photo=None):
     out_dir = os.path.dirname(os.path.abspath(out))
-    context = build_context(models_dir, figures_dir, out_dir, collaborators, faces, made_by)
+    context = build_context(models_dir, figures_dir, out_dir, collaborators, faces, made_by, photo)
     if context["q1"] and context["q2"]:   # question 2's figure, drawn here from the three runs' histories
         runs = [context["records"][k] for k in ("cnn", "dnn", "dnn_same") if context["records"][k]]
         drawn_in = lang if lang in figure_languages() else "en"   # no CJK font: the English figure
@@ -432,9 +433,11 @@ def main(argv=None):
     p.add_argument("--no-faces", action="store_true",
                    help="leave out every figure that shows a face (the per-face saliency maps, the confused faces, the "
                         "face patches and activation maps), e.g. to publish a report on data that is not yours to share")
+    p.add_argument("--photo", default=None,
+                   help="a photo annotated by faces.py --saliency (in --figures-dir), shown at the end of question 4")
     args = p.parse_args(argv)
     text = build_report(args.models_dir, args.figures_dir, args.out, args.lang, args.collaborators, not args.no_faces,
-                        args.made_by)
+                        args.made_by, args.photo)
     dirty = [n for n, f in RECORDS.items() if (read(os.path.join(args.models_dir, f)) or {}).get(
         "environment", {}).get("git_dirty")]
     if dirty:

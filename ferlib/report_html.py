@@ -18,12 +18,12 @@ from html.parser import HTMLParser
 from ferlib.outputs import atomic_path
 
 HTML_STYLE = """
-@page { size: auto; margin: 18mm 16mm; }
+@page { size: auto; margin: 15mm 15mm; }
 body { font-family: "Noto Sans CJK TC", "Noto Sans TC", "PingFang TC", "Microsoft JhengHei", Helvetica, Arial,
-       sans-serif; font-size: 10.5pt; line-height: 1.4; max-width: 17cm; margin: 1em auto; color: #111; }
+       sans-serif; font-size: 10pt; line-height: 1.35; max-width: 17cm; margin: 1em auto; color: #111; }
 h1 { font-size: 18pt; } h2 { font-size: 13.5pt; margin-top: 1.4em; break-after: avoid; }
 img { max-width: 100%; display: block; margin: 0.4em auto; break-inside: avoid; }
-table { border-collapse: collapse; font-size: 9pt; margin: 0.5em 0; break-inside: avoid; }
+table { border-collapse: collapse; font-size: 8.5pt; margin: 0.5em 0; break-inside: avoid; }
 th, td { border: 1px solid #bbb; padding: 2px 6px; text-align: left; }
 blockquote { margin: 0.5em 0; padding-left: 0.8em; border-left: 3px solid #bbb; color: #444; }
 code { font-size: 0.92em; overflow-wrap: anywhere; } em { color: #333; }
@@ -115,7 +115,11 @@ def write_html(markdown_text, md_path, dest, lang):
         if not os.path.exists(path):
             return match.group(0)
         data = base64.b64encode(open(path, "rb").read()).decode()
-        return f"![{alt}](data:image/png;base64,{data})"
+        # At the size it was drawn for (its pixels over its dpi), not stretched to the column's width.
+        from PIL import Image
+        with Image.open(path) as im:
+            inches = im.width / float(im.info.get("dpi", (200, 200))[0])
+        return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}" style="width: {inches:.2f}in">'
 
     body = markdown.markdown(re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", embed, markdown_text), extensions=["tables"])
     body = keep_together(body)

@@ -84,6 +84,8 @@ FIGURE_WORDS = {
         "chance": "chance (1/7)",
         "majority": "majority class",
         "dnn_own": "DNN, own recipe", "dnn_same": "DNN, CNN's recipe",
+        "faces_crop": "crop", "faces_map": "saliency", "faces_probs": "probabilities",
+        "faces_more": "the first {shown} of {n} faces",
     },
     "zh-TW": {
         "confusion_title": "{split}，n={n}，準確率 {accuracy:.3f}{tta}",
@@ -130,6 +132,8 @@ FIGURE_WORDS = {
         "chance": "隨機猜測（1/7）",
         "majority": "多數類別",
         "dnn_own": "DNN（自身訓練設定）", "dnn_same": "DNN（CNN 的訓練設定）",
+        "faces_crop": "裁切", "faces_map": "顯著圖", "faces_probs": "機率",
+        "faces_more": "{n} 張臉中的前 {shown} 張",
     },
 }
 
