@@ -20,7 +20,6 @@ seven probabilities. A file that is not an image stops with one line (exit 2); a
 "no face found" (exit 0).
 """
 
-import argparse
 import functools
 import json
 import os

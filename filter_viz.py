@@ -520,7 +520,7 @@ def plot_selective(pairs, mean_face, region_map, faces, lang, dest):
     plt = pyplot()
     w = FIGURE_WORDS[lang]
     cols = 2 * max(len(p[2]) for p in pairs)
-    fig, axes = plt.subplots(len(pairs), cols, figsize=(PAGE_WIDTH, 1.05 * len(pairs) + 0.45), squeeze=False,
+    fig, axes = plt.subplots(len(pairs), cols, figsize=(PAGE_WIDTH - 0.1, 1.05 * len(pairs) + 0.45), squeeze=False,
                              layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")

@@ -207,15 +207,20 @@ def q2_context(cnn, dnn, same):
             "first_share": first[3] / dnn["params"]["total"]}
 
 
-def q3_context(conf, cnn):
+def q3_context(conf, cnn, sal=None):
     """Question 3: the most confused pairs, how near each pair lies in the last hidden layer, and rarity."""
     from scipy.stats import spearmanr
     per = conf["per_class"]
     counts = (cnn or {}).get("data", {}).get("class_counts", {}).get("train")
     share = dict(zip(CLASS_NAMES, np.asarray(counts) / sum(counts))) if counts else None
     near = {frozenset((p["a"], p["b"])): p for p in conf.get("separation", {}).get("pairs", [])}
+    norm = np.asarray(conf["normalized"])
+    part = {c: a.get("costliest") for c, a in (sal or {}).get("by_class", {}).items()}
     pairs = [{**p, "near": near.get(frozenset((p["true"], p["predicted"]))), "of": int(per[p["true"]]["support"]),
-              **dict(zip(("lo", "hi"), wilson(p["rate"], int(per[p["true"]]["support"]))))} for p in conf["most_confused"]]
+              "back": float(norm[CLASS_NAMES.index(p["predicted"]), CLASS_NAMES.index(p["true"])]),
+              "part": part.get(p["true"]) if part.get(p["true"]) and part.get(p["true"]) == part.get(p["predicted"])
+              else None, **dict(zip(("lo", "hi"), wilson(p["rate"], int(per[p["true"]]["support"]))))}
+             for p in conf["most_confused"]]
     matrix = np.asarray(conf["counts"])
     called = matrix.sum(0) - np.diag(matrix)   # faces wrongly called each class
     errors = int(called.sum())
@@ -255,12 +260,17 @@ def q4_context(sal):
     classes = [{"name": name, "relative": {}, "favoured": None, "map_agrees": None, **a,
                 "close": [{"region": r, "prob": a["occlusion"][r]["prob"]} for r in a.get("close", [])],
                 "cost": a["occlusion"].get(a.get("costliest"))} for name, a in sal["by_class"].items()]
+    groups = {}
+    for c in classes[1:]:
+        if c.get("costliest"):
+            groups.setdefault(c["costliest"], []).append(c["name"])
     drawn = classes[0].get("saliency", {})
     brightest = sorted((r for r in drawn if r != "rest"), key=lambda r: -drawn[r])[:2]
     return {"split": sal["split"], "n": sal["n_mean"], "follows_faces": sal["regions_follow_faces"],
             "brightest": [{"region": r, "score": drawn[r], "redrawn": classes[0]["saliency_redrawn"][r]}
                           for r in brightest],
             "boxes": sal.get("region_boxes"), "all": classes[0], "classes": classes[1:], "regions": SHOWN_REGIONS,
+            "groups": sorted(groups.items(), key=lambda g: -len(g[1])),
             "rho": sal.get("randomisation_rank_correlation"), "inside": sal.get("inside_outside_ratio"),
             "inside_base": sal.get("inside_outside_baseline"), "bootstrap": sal["bootstrap"],
             "relative_figure": sal["figure_mean"], "faces_figure": sal["figure"]}
@@ -274,6 +284,9 @@ def q5_context(filt):
         d, again = rec.get("dissection"), rec.get("second_start", {})
         if d is not None:
             counts = {r: n for r, n in d["counts"].items() if r != "none"}
+            over = {f: [r for r, bar in d["bar"].items() if d["lift"][f][r] > bar] for f in d["selective"]}
+            best = max(d["selective"], key=lambda f: d["lift"][f][d["selective"][f]] / d["bar"][d["selective"][f]],
+                       default=None)
             layers.append({"name": name, "field": rec["receptive_field"], "filters": len(rec["filters"]),
                            "counts": counts, "none": d["counts"]["none"], "selective": sum(counts.values()),
                            "bar": d["bar"], "position": d["redrawn_median"], "faces": d["faces"],
@@ -281,21 +294,13 @@ def q5_context(filt):
                            "redrawn_filters": d.get("redrawn_filters", len(rec["filters"])),
                            "kappa": again.get("kappa"), "same": again.get("same"),
                            "compared": again.get("filters"), "firm": rec.get("firm", False),
-                           "kinds": rec["counts"], "blobs": [share_of_blobs(c) for c in (rec["counts"],
-                                                                                          again.get("counts", {}))]})
-    deeper = len(layers) > 1 and all(None not in (layers[0]["blobs"][k], layers[-1]["blobs"][k])
-                                     and layers[-1]["blobs"][k] > layers[0]["blobs"][k] for k in (0, 1))
+                           "several": sum(len(rs) > 1 for rs in over.values()), "kinds": rec["counts"],
+                           "best": {"filter": best, "region": d["selective"][best],
+                                    "lift": d["lift"][best][d["selective"][best]]} if best is not None else None})
     return {"layers": layers, "top_share": layers[0]["top_share"] if layers else None, "steps": filt["steps"],
-            "blobs_grow": deeper,
             "split": filt.get("split", "val"), "firm": [l for l in layers if l["firm"]], "grid": filt["figure"],
             "selective_figure": filt.get("selective_figure"), "where_figure": filt.get("selective_where_figure"),
             "activations": filt.get("activations_figure"), "image": filt.get("image"), "regions": SHOWN_REGIONS}
-
-
-def share_of_blobs(counts):
-    """The share of blobs among a layer's live filters, as one start of the ascent read them (None: not read)."""
-    live = sum(counts.get(k, 0) for k in ("stripes", "lattice", "blob"))
-    return counts["blob"] / live if live else None
 
 
 def provenance(records, models_dir, out_dir):
@@ -329,7 +334,7 @@ def build_context(models_dir, figures_dir, out_dir, collaborators="", faces=True
         "q1": model_context(cnn, models_dir, figures_dir) if cnn else None,
         "q2": {"dnn": model_context(dnn, models_dir, figures_dir), "figure": os.path.join(figures_dir, "cnn_dnn_accuracy.png"),
                **(q2_context(cnn, dnn, same) if cnn else {})} if dnn else None,
-        "q3": q3_context(records["confusion"], cnn) if records["confusion"] else None,
+        "q3": q3_context(records["confusion"], cnn, records["saliency"]) if records["confusion"] else None,
         "q4": q4_context(records["saliency"]) if records["saliency"] else None,
         "q5": q5_context(records["filters"]) if records["filters"] else None,
         "provenance": provenance(records, models_dir, out_dir),
@@ -387,7 +392,7 @@ def environment(lang, out_dir, usage, figures_dir="figures"):
     env.filters.update(
         cls=lambda c: CLASS_WORDS[lang].get(c, c), region=lambda r: REGION_WORDS[lang][r],
         split=lambda s: split_word(lang, s, usage), fig=fig, join=lambda xs: sep.join(map(str, xs)), and_join=and_join,
-        f2=lambda x: f"{x:.2f}", f3=lambda x: f"{x:.3f}", f4=lambda x: f"{x:.4f}", n=lambda x: f"{x:,}",
+        f1=lambda x: f"{x:.1f}", f2=lambda x: f"{x:.2f}", f3=lambda x: f"{x:.3f}", f4=lambda x: f"{x:.4f}", n=lambda x: f"{x:,}",
         pct=lambda x: f"{100 * x:.0f}%", pct1=lambda x: f"{100 * x:.1f}%", pct3=lambda x: f"{100 * x:.3f}%", pts=lambda x: f"{100 * x:.1f}",
         dims=lambda s: re.sub(r"(?<=\d)x(?=\d)", "×", str(s)) if lang == "zh-TW" else s,
         iv=lambda d, k="lo", digits=3: f"[{d[k]:.{digits}f}, {d[k.replace('lo', 'hi')]:.{digits}f}]")
