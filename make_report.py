@@ -140,6 +140,7 @@ def curve_facts(history_path):
     low = h["val_loss"].idxmin()
     return {"level_epoch": int(h["epoch"].iloc[after]) if after < len(h) else None,
             "loss_min_epoch": int(h["epoch"][low]), "loss_min": float(h["val_loss"][low]),
+            "acc_at_loss_min": float(h["val_accuracy"][low]), "acc_best": float(h["val_accuracy"].max()),
             "loss_last": float(h["val_loss"].iloc[-1]), "last_epoch": int(h["epoch"].iloc[-1])}
 
 
@@ -215,7 +216,8 @@ def q3_context(conf, cnn, sal=None):
     share = dict(zip(CLASS_NAMES, np.asarray(counts) / sum(counts))) if counts else None
     near = {frozenset((p["a"], p["b"])): p for p in conf.get("separation", {}).get("pairs", [])}
     norm = np.asarray(conf["normalized"])
-    part = {c: a.get("costliest") for c, a in (sal or {}).get("by_class", {}).items()}
+    # The part a class needs most, where its interval tells it apart from every other part
+    part = {c: a.get("costliest") for c, a in (sal or {}).get("by_class", {}).items() if not a.get("close")}
     pairs = [{**p, "near": near.get(frozenset((p["true"], p["predicted"]))), "of": int(per[p["true"]]["support"]),
               "back": float(norm[CLASS_NAMES.index(p["predicted"]), CLASS_NAMES.index(p["true"])]),
               "part": part.get(p["true"]) if part.get(p["true"]) and part.get(p["true"]) == part.get(p["predicted"])
@@ -260,17 +262,21 @@ def q4_context(sal):
     classes = [{"name": name, "relative": {}, "favoured": None, "map_agrees": None, **a,
                 "close": [{"region": r, "prob": a["occlusion"][r]["prob"]} for r in a.get("close", [])],
                 "cost": a["occlusion"].get(a.get("costliest"))} for name, a in sal["by_class"].items()]
-    groups = {}
+    groups, shifts = {}, {}   # classes by the parts hiding costs them most (ties together); by the part their map favours
     for c in classes[1:]:
         if c.get("costliest"):
-            groups.setdefault(c["costliest"], []).append(c["name"])
+            groups.setdefault((c["costliest"],) + tuple(x["region"] for x in c["close"]), []).append(c["name"])
+        if c.get("favoured"):
+            shifts.setdefault(c["favoured"], []).append(c["name"])
     drawn = classes[0].get("saliency", {})
     brightest = sorted((r for r in drawn if r != "rest"), key=lambda r: -drawn[r])[:2]
     return {"split": sal["split"], "n": sal["n_mean"], "follows_faces": sal["regions_follow_faces"],
             "brightest": [{"region": r, "score": drawn[r], "redrawn": classes[0]["saliency_redrawn"][r]}
                           for r in brightest],
             "boxes": sal.get("region_boxes"), "all": classes[0], "classes": classes[1:], "regions": SHOWN_REGIONS,
-            "groups": sorted(groups.items(), key=lambda g: -len(g[1])),
+            "groups": sorted(groups.items(), key=lambda g: -len(g[1])), "shifts": sorted(shifts.items()),
+            "agree": [c["name"] for c in classes[1:] if c["map_agrees"] == "more"],
+            "unmeasured": [c["name"] for c in classes[1:] if not c.get("costliest")],
             "rho": sal.get("randomisation_rank_correlation"), "inside": sal.get("inside_outside_ratio"),
             "inside_base": sal.get("inside_outside_baseline"), "bootstrap": sal["bootstrap"],
             "relative_figure": sal["figure_mean"], "faces_figure": sal["figure"]}

@@ -20,7 +20,8 @@ from ferlib.outputs import atomic_path
 HTML_STYLE = """
 @page { size: auto; margin: 15mm 15mm; }
 body { font-family: "Noto Sans CJK TC", "Noto Sans TC", "PingFang TC", "Microsoft JhengHei", Helvetica, Arial,
-       sans-serif; font-size: 10pt; line-height: 1.35; max-width: 17cm; margin: 1em auto; color: #111; }
+       sans-serif; font-size: 10pt; line-height: 1.3; max-width: 17cm; margin: 1em auto; color: #111; }
+p, ul { margin: 0.45em 0; }
 h1 { font-size: 18pt; } h2 { font-size: 13.5pt; margin-top: 1.4em; break-after: avoid; }
 img { max-width: 100%; display: block; margin: 0.4em auto; break-inside: avoid; }
 table { border-collapse: collapse; font-size: 8.5pt; margin: 0.5em 0; break-inside: avoid; }
@@ -72,7 +73,7 @@ def _keep(blocks):
 
 
 def keep_together(body):
-    """body with each figure and its caption, and each <h2> and what opens its section, in a <div class="keep">."""
+    """body with each figure and its caption, and each <h2> or <h3> and what opens its section, in a <div class="keep">."""
     spans = [(start, end) for _, start, end in _Blocks(body).blocks]
     between = zip([0] + [end for _, end in spans], [start for start, _ in spans] + [len(body)])
     if any(body[a:b].strip() for a, b in between):
@@ -89,7 +90,7 @@ def keep_together(body):
     out, i = [], 0
     while i < len(blocks):
         group, i = [blocks[i]], i + 1
-        if group[0].startswith("<h2"):
+        if group[0].startswith(("<h2", "<h3")):
             while i < len(blocks) and re.match(r"<p><strong>[^<]*[:：]</strong>", blocks[i]):
                 group.append(blocks[i])                # "Collaborators:" (a label line) under the heading
                 i += 1
