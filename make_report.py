@@ -220,6 +220,8 @@ def q3_context(conf, cnn, sal=None):
     part = {c: a.get("costliest") for c, a in (sal or {}).get("by_class", {}).items() if not a.get("close")}
     pairs = [{**p, "near": near.get(frozenset((p["true"], p["predicted"]))), "of": int(per[p["true"]]["support"]),
               "back": float(norm[CLASS_NAMES.index(p["predicted"]), CLASS_NAMES.index(p["true"])]),
+              "back_count": int(np.asarray(conf["counts"])[CLASS_NAMES.index(p["predicted"]), CLASS_NAMES.index(p["true"])]),
+              "back_of": int(per[p["predicted"]]["support"]),
               "part": part.get(p["true"]) if part.get(p["true"]) and part.get(p["true"]) == part.get(p["predicted"])
               else None, **dict(zip(("lo", "hi"), wilson(p["rate"], int(per[p["true"]]["support"]))))}
              for p in conf["most_confused"]]
