@@ -42,14 +42,14 @@ SHOWN = 8                   # faces drawn with their probabilities in the figure
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
-def read_photo(path):
-    """The photo as an RGB uint8 array, or a UserError naming the file."""
+def read_photo(path, decode=True):
+    """The photo as an RGB uint8 array, or a UserError naming the file; decode=False reads only its header."""
     from PIL import Image, UnidentifiedImageError
     if not os.path.isfile(path):
         raise UserError(f"{path}: no such file")
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+            return np.asarray(im.convert("RGB")) if decode else None
     except (UnidentifiedImageError, OSError) as e:
         raise UserError(f"{path}: not an image this kit can read ({e.__class__.__name__})") from None
 
@@ -231,7 +231,7 @@ def main(argv=None):
     if args.out and not args.json:
         check_writable(args.out)
     for path in args.photos:   # every file checked before the models load
-        read_photo(path)
+        read_photo(path, decode=False)
     from ferlib.models import load_model
     models = [load_model(path) for path in args.model]
     if args.camera is not None:
