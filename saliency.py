@@ -41,9 +41,6 @@ from ferlib.words import FIGURE_WORDS, REGION_WORDS, class_words, spaced, split_
 
 METHODS = ("vanilla", "smoothgrad", "gradcam")
 SMOOTH_SAMPLES, SMOOTH_NOISE = 16, 0.15 * 255   # SmoothGrad: copies per face, noise std in pixels
-MASK_TOP = 0.15                                  # the mask: the top 15% most salient pixels
-
-
 CHUNK = 256   # images per gradient pass: batched, but within memory for any split size
 
 
@@ -118,11 +115,6 @@ def normalise(maps):
     """Each map scaled to [0, 1] by its own maximum, for display and comparison."""
     m = maps.reshape(len(maps), -1)
     return (maps / np.maximum(m.max(1), 1e-12)[:, None, None]).astype(np.float32)
-
-
-def top_mask(maps, share=MASK_TOP):
-    thr = np.quantile(maps.reshape(len(maps), -1), 1 - share, axis=1)
-    return maps >= thr[:, None, None]
 
 
 def pick_faces(y, pred):
