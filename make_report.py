@@ -215,17 +215,18 @@ def q3_context(conf, cnn, sal=None):
     counts = (cnn or {}).get("data", {}).get("class_counts", {}).get("train")
     share = dict(zip(CLASS_NAMES, np.asarray(counts) / sum(counts))) if counts else None
     near = {frozenset((p["a"], p["b"])): p for p in conf.get("separation", {}).get("pairs", [])}
-    norm = np.asarray(conf["normalized"])
+    norm, matrix = np.asarray(conf["normalized"]), np.asarray(conf["counts"])
     # The part a class needs most, where its interval tells it apart from every other part
     part = {c: a.get("costliest") for c, a in (sal or {}).get("by_class", {}).items() if not a.get("close")}
-    pairs = [{**p, "near": near.get(frozenset((p["true"], p["predicted"]))), "of": int(per[p["true"]]["support"]),
-              "back": float(norm[CLASS_NAMES.index(p["predicted"]), CLASS_NAMES.index(p["true"])]),
-              "back_count": int(np.asarray(conf["counts"])[CLASS_NAMES.index(p["predicted"]), CLASS_NAMES.index(p["true"])]),
-              "back_of": int(per[p["predicted"]]["support"]),
-              "part": part.get(p["true"]) if part.get(p["true"]) and part.get(p["true"]) == part.get(p["predicted"])
-              else None, **dict(zip(("lo", "hi"), wilson(p["rate"], int(per[p["true"]]["support"]))))}
-             for p in conf["most_confused"]]
-    matrix = np.asarray(conf["counts"])
+    pairs = []
+    for p in conf["most_confused"]:
+        back = CLASS_NAMES.index(p["predicted"]), CLASS_NAMES.index(p["true"])   # the other way round
+        of = int(per[p["true"]]["support"])
+        pairs.append({**p, "near": near.get(frozenset((p["true"], p["predicted"]))), "of": of,
+                      "back": float(norm[back]), "back_count": int(matrix[back]),
+                      "back_of": int(per[p["predicted"]]["support"]),
+                      "part": part.get(p["true"]) if part.get(p["true"]) == part.get(p["predicted"]) else None,
+                      **dict(zip(("lo", "hi"), wilson(p["rate"], of)))})
     called = matrix.sum(0) - np.diag(matrix)   # faces wrongly called each class
     errors = int(called.sum())
     classes = [{"name": c, "precision": v["precision"], "recall": v["recall"], "f1": v["f1-score"],
