@@ -432,7 +432,7 @@ def build_report(models_dir, figures_dir, out, lang="en", collaborators="", face
     with atomic_path(out) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-    return text
+    return text, context["records"]
 
 
 def main(argv=None):
@@ -450,10 +450,9 @@ def main(argv=None):
     p.add_argument("--photo", default=None,
                    help="a photo annotated by faces.py --saliency (in --figures-dir), shown at the end of question 4")
     args = p.parse_args(argv)
-    text = build_report(args.models_dir, args.figures_dir, args.out, args.lang, args.collaborators, not args.no_faces,
-                        args.made_by, args.photo)
-    dirty = [n for n, f in RECORDS.items() if (read(os.path.join(args.models_dir, f)) or {}).get(
-        "environment", {}).get("git_dirty")]
+    text, records = build_report(args.models_dir, args.figures_dir, args.out, args.lang, args.collaborators,
+                                 not args.no_faces, args.made_by, args.photo)
+    dirty = [n for n, rec in records.items() if (rec or {}).get("environment", {}).get("git_dirty")]
     if dirty:
         print(f"make_report.py: note: {', '.join(dirty)} came from a tree with uncommitted changes, and the report says "
               "so; for a report to hand in, commit and make it again", file=sys.stderr)
