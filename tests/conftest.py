@@ -21,6 +21,16 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("FERKIT_CACHE", str(tmp_path / "cache"))
 
 
+@pytest.fixture(autouse=True)
+def _global_dtype_policy():
+    """Keras' global dtype policy as it was before each test: a trainer run in-process sets it (mixed_bfloat16
+    on a CPU with bf16), and a later test on the same worker would otherwise compute in bfloat16."""
+    import keras
+    policy = keras.mixed_precision.global_policy()
+    yield
+    keras.mixed_precision.set_global_policy(policy)
+
+
 SMALL_SPLITS = {"Training": 256, "PublicTest": 64, "PrivateTest": 64}
 
 
