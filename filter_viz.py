@@ -45,9 +45,9 @@ same layer with re-drawn weights.
 
 Writes figures/<model>_filters.png (the strongest live filters of each
 layer, each tile titled with its index and reading), figures/<model>_selective.png
-(each layer's most region-selective filters: ascent image and the face patch
-that drives it most; _selective_where.png shows where they fire over the mean
-face instead, no face), models/<model>.filters.json, and with --index N,
+(each layer's most region-selective filters: the ascent image, the mean of the
+face patches that drive it most in PATCH_FACES faces, and where its strongest
+activations fall over the mean face; no single face is shown), models/<model>.filters.json, and with --index N,
 figures/<model>_activations_<layer>.png: the output maps of
 --activation-layer for face N of the split.
 
@@ -427,7 +427,8 @@ BAR = 99               # percentile of the re-drawn filters' lifts a filter must
                        # filter is called selective about 5% of the time (the max instead would rise with the
                        # layer's width: 1 in 96 for conv2d_3, 1 in 384 for conv2d_9)
 DISSECT_FACES = 1000   # the split's first faces that are dissected: enough for 1% of them to be 14,000+ cells
-PAIRS_SHOWN = 4        # the figure's most selective filters per layer
+SHOWN_SELECTIVE = 3    # the figure's most selective filters per layer (three panels each, readable in print)
+PATCH_FACES = 100      # faces whose strongest patch for a filter is averaged: what drives it, no one face shown
 
 
 def activations(cut, x, batch=128):
@@ -462,11 +463,11 @@ def region_lifts(acts, fractions):
         return np.where(count[:, None] > 0, inside / count[:, None] / area, np.nan)
 
 
-def dissect(trained, redrawn, x, regions):
-    """One layer's dissection: trained is the layer cut from the trained model, redrawn the same layer of copies
-    with re-drawn weights. Per filter its lifts; per region the bar (BAR-th percentile of the re-drawn lifts, at
-    least 1) and the re-drawn filters' median lift; each filter's region (the one it passes the bar by most)."""
-    acts = activations(trained, x)
+def dissect(acts, redrawn, x, regions):
+    """One layer's dissection: acts are the trained layer's activations on faces x, redrawn the same layer cut
+    from copies with re-drawn weights. Per filter its lifts; per region the bar (BAR-th percentile of the
+    re-drawn lifts, at least 1) and the re-drawn filters' median lift; each filter's region (the one it passes
+    the bar by most)."""
     fractions = region_fractions(regions, acts.shape[1])
     lifts = {"trained": region_lifts(acts, fractions),
              "redrawn": np.concatenate([region_lifts(activations(cut, x), fractions) for cut in redrawn])}
@@ -485,63 +486,64 @@ def dissect(trained, redrawn, x, regions):
             "counts": {**{r: regions_of.count(r) for r in REGIONS}, "none": len(over) - len(selective)}}
 
 
-def most_selective(entry, n=PAIRS_SHOWN):
+def most_selective(entry, n=SHOWN_SELECTIVE):
     """A layer's n filters that pass their region's bar by the most: [(filter, region, lift)]."""
     d = entry["dissection"]
     ranked = sorted(d["selective"].items(), key=lambda fr: -d["lift"][fr[0]][fr[1]] / d["bar"][fr[1]])
     return [(f, r, d["lift"][f][r]) for f, r in ranked[:n]]
 
 
-def top_patch(cut, x, f, field):
-    """The face patch (field x field px, edge-padded) around the cell where filter f fires most over faces x."""
-    acts = activations(cut, x)[..., f]
-    n, i, j = np.unravel_index(acts.argmax(), acts.shape)
+def mean_top_patch(acts, x, f, field, n=PATCH_FACES):
+    """The mean of the face patches (field x field px, edge-padded) around filter f's strongest cell in each of
+    the n faces where that cell is strongest: what in a face drives the filter, with no one face shown."""
+    a = acts[..., f].reshape(len(acts), -1)
+    faces = np.argsort(-a.max(1), kind="stable")[:n]
     step = x.shape[1] // acts.shape[1]
-    centre = ((i + 0.5) * step, (j + 0.5) * step)
-    half = min(field, x.shape[1]) / 2
-    padded = np.pad(x[n], int(half) + 1, mode="edge")
-    top, left = (int(round(c - half)) + int(half) + 1 for c in centre)
-    return padded[top:top + int(2 * half), left:left + int(2 * half)]
+    size = min(field, x.shape[1])
+    pad = size // 2 + 1
+    padded = np.pad(x[faces].astype(np.float32), ((0, 0), (pad, pad), (pad, pad)), mode="edge")
+    patches = []
+    for k, cell in enumerate(a[faces].argmax(1)):
+        top, left = (int(round((c + 0.5) * step - size / 2)) + pad for c in divmod(int(cell), acts.shape[2]))
+        patches.append(padded[k, top:top + size, left:left + size])
+    return np.mean(patches, 0)
 
 
-def where_it_fires(cut, x, f):
-    """The share of filter f's top activations at each pixel (48,48), summed over faces x: no face is shown."""
-    acts = activations(cut, x)[..., f]
+def where_it_fires(acts, f, size=48):
+    """The share of filter f's top activations at each pixel (size x size), over the faces of acts."""
+    acts = acts[..., f]
     top = acts > np.quantile(acts, 1 - TOP_SHARE)
-    step = x.shape[1] // acts.shape[1]
+    step = size // acts.shape[1]
     return np.repeat(np.repeat(top.mean(0), step, 0), step, 1)
 
 
-def plot_selective(pairs, mean_face, region_map, faces, lang, dest):
-    """Per layer (a row), its most selective filters: the ascent image beside, with faces, the face patch
-    that drives the filter most, or else where its top activations fall over the split's mean face.
+def plot_selective(rows, mean_face, region_map, patch_faces, lang, dest):
+    """Per layer (a row), its most selective filters, three panels each: the ascent image, the mean patch that
+    drives the filter most (contrast stretched), and where its top activations fall over the split's mean face.
 
-    pairs: [(layer, field, [(filter, region, lift, ascent image, patch or heat map)])]."""
+    rows: [(layer, field, [(filter, region, lift, ascent image, mean patch, heat map)])]."""
     plt = pyplot()
     w = FIGURE_WORDS[lang]
-    cols = 2 * max(len(p[2]) for p in pairs)
-    fig, axes = plt.subplots(len(pairs), cols, figsize=(PAGE_WIDTH - 0.1, 1.05 * len(pairs) + 0.45), squeeze=False,
+    cols = 3 * max(len(r[2]) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(PAGE_WIDTH - 0.1, 1.0 * len(rows) + 0.5), squeeze=False,
                              layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
-    for row, (layer, field, shown) in enumerate(pairs):
+    for row, (layer, field, shown) in enumerate(rows):
         axes[row, 0].text(-0.15, 0.5, f"{layer}\n{field} px", transform=axes[row, 0].transAxes, ha="right",
                           va="center", fontsize=8)
-        for k, (f, region, lift, image, second) in enumerate(shown):
+        for k, (f, region, lift, image, patch, heat) in enumerate(shown):
+            ascent, mean_patch, where = axes[row, 3 * k:3 * k + 3]
             lo, hi = np.percentile(image[MARGIN:-MARGIN, MARGIN:-MARGIN], [1, 99])
-            axes[row, 2 * k].imshow(image, cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-3))
-            axes[row, 2 * k].set_title(f"#{f} {REGION_WORDS[lang][region]}\n{lift:.1f}×", fontsize=8, pad=2,
-                                       linespacing=1.0, loc="left")
-            if faces:
-                axes[row, 2 * k + 1].imshow(second, cmap="gray", vmin=0, vmax=255)
-            else:
-                axes[row, 2 * k + 1].imshow(mean_face, cmap="gray", vmin=0, vmax=255)
-                axes[row, 2 * k + 1].imshow(second, cmap="inferno", alpha=0.65)
-                if region_map is not None:
-                    axes[row, 2 * k + 1].contour(region_map, levels=np.arange(len(REGIONS)) + 0.5, colors="white",
-                                                 linewidths=0.4)
+            ascent.imshow(image, cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-3))
+            ascent.set_title(f"#{f} {REGION_WORDS[lang][region]} {lift:.1f}×", fontsize=8, pad=2, loc="left")
+            mean_patch.imshow(patch, cmap="gray", vmin=patch.min(), vmax=max(patch.max(), patch.min() + 1e-3))
+            where.imshow(mean_face, cmap="gray", vmin=0, vmax=255)
+            where.imshow(heat, cmap="inferno", alpha=0.65)
+            if region_map is not None:
+                where.contour(region_map, levels=np.arange(len(REGIONS)) + 0.5, colors="white", linewidths=0.4)
     fig.suptitle(w["selective_title"])
-    fig.supxlabel(w["selective_faces"] if faces else w["selective_where"], fontsize=8)
+    fig.supxlabel(w["selective_panels"].format(faces=patch_faces), fontsize=8)
     save_figure(fig, dest)
 
 
@@ -604,7 +606,7 @@ def main(argv=None):
     regions = face_regions(data, split, len(dissected))
     redrawn = [randomised(model, seed) for seed in range(REDRAWN)]
 
-    layers, shown = {}, []
+    layers, shown, selective = {}, [], []
     for layer, cut in cuts.items():
         started = time.perf_counter()
         field = receptive_field(model, layer)
@@ -615,8 +617,13 @@ def main(argv=None):
             layers[layer], layer_record(filters[layer], start2, final2, images2, args.steps, field))}
         layers[layer]["firm"] = (layers[layer]["second_start"]["kappa"] or 0) >= FIRM
         layers[layer]["ascent_seconds"] = round(time.perf_counter() - started, 1)
-        layers[layer]["dissection"] = dissect(cut, [layer_model(m, layer) for m in redrawn], dissected, regions)
-        shown.append((layer, images, layers[layer]))
+        acts = activations(cut, dissected)
+        layers[layer]["dissection"] = dissect(acts, [layer_model(m, layer) for m in redrawn], dissected, regions)
+        rec = layers[layer]
+        selective.append((layer, rec["receptive_field"], [
+            (f, r, lift, images[rec["filters"].index(f)], mean_top_patch(acts, dissected, f, rec["receptive_field"]),
+             where_it_fires(acts, f)) for f, r, lift in most_selective(rec) if f in rec["filters"]]))
+        shown.append((layer, images, rec))
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "filters")
     record = {
         "model": args.model, "figure": f"{fig_prefix}.png", "layer_order": list(cuts), "layers": layers,
@@ -626,30 +633,20 @@ def main(argv=None):
     }
     writes = [(path, partial(plot_filters, shown, args.steps, lang)) for lang, path in figure_paths(record["figure"])]
     record.update(split=split, usage=data.usage, data_split=data.split_info, regions_follow_faces=follows_faces(data),
-                  selective_figure=f"{fig_prefix}_selective.png", selective_where_figure=f"{fig_prefix}_selective_where.png")
-    mean_face = dissected.mean(0)
-    region_map = None if follows_faces(data) else regions[0]
-    for faces, key in ((True, "selective_figure"), (False, "selective_where_figure")):
-        pairs = []
-        for layer, images, rec in shown:
-            chosen = [(f, r, lift) for f, r, lift in most_selective(rec) if f in rec["filters"]]
-            pairs.append((layer, rec["receptive_field"], [
-                (f, r, lift, images[rec["filters"].index(f)],
-                 top_patch(cuts[layer], dissected, f, rec["receptive_field"]) if faces
-                 else where_it_fires(cuts[layer], dissected, f)) for f, r, lift in chosen]))
-        if any(p[2] for p in pairs):
-            writes += [(path, partial(plot_selective, pairs, mean_face, region_map, faces, lang))
-                       for lang, path in figure_paths(record[key])]
-        else:
-            record[key] = None
+                  patch_faces=min(PATCH_FACES, len(dissected)),
+                  selective_figure=f"{fig_prefix}_selective.png" if any(r[2] for r in selective) else None)
+    if record["selective_figure"]:
+        region_map = None if follows_faces(data) else regions[0]
+        writes += [(path, partial(plot_selective, selective, dissected.mean(0), region_map,
+                                   record["patch_faces"], lang))
+                   for lang, path in figure_paths(record["selective_figure"])]
     if args.index is not None:
         face = x[args.index]
         # float32: under mixed precision the layer outputs bfloat16, which matplotlib cannot scale
         maps = np.asarray(maps_of(face[None, :, :, None].astype(np.float32), training=False), dtype=np.float32)[0]
         pred = int(predict_probs(model, face[None]).argmax(1)[0])
         truth = CLASS_NAMES[y[args.index]] if y[args.index] >= 0 else "unlabelled"
-        activations = f"{fig_prefix.replace('_filters', '_activations')}_{args.activation_layer}.png"
-        record.update(activations_figure=activations,
+        record.update(activations_figure=f"{fig_prefix.replace('_filters', '_activations')}_{args.activation_layer}.png",
                       image={"split": split, "usage": data.usage, "index": args.index, "true": truth,
                              "predicted": CLASS_NAMES[pred], "layer": args.activation_layer,
                              "filter_means": maps.mean(axis=(0, 1)).tolist(), "filter_peaks": maps.max(axis=(0, 1)).tolist(),

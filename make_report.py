@@ -308,7 +308,7 @@ def q5_context(filt):
                                     "lift": d["lift"][best][d["selective"][best]]} if best is not None else None})
     return {"layers": layers, "top_share": layers[0]["top_share"] if layers else None, "steps": filt["steps"],
             "split": filt.get("split", "val"), "firm": [l for l in layers if l["firm"]], "grid": filt["figure"],
-            "selective_figure": filt.get("selective_figure"), "where_figure": filt.get("selective_where_figure"),
+            "selective_figure": filt.get("selective_figure"), "patch_faces": filt.get("patch_faces"),
             "activations": filt.get("activations_figure"), "image": filt.get("image"), "regions": SHOWN_REGIONS}
 
 

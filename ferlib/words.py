@@ -62,11 +62,10 @@ FIGURE_WORDS = {
         "filters_layer": "{layer}: receptive field {field} px",
         "filters_counts": "S {stripes}, L {lattice}, B {blob}, dead {dead}",
         "filters_legend": "S stripes (h horizontal, v vertical, d diagonal), L lattice, B blob; number: period in px",
-        "selective_title": "Each layer's most region-selective filters: ascent image | where it fires",
-        "selective_faces": "Each pair: the filter's ascent image (its index, its region, the lift),\nthen the face patch "
-                           "(its receptive field) where it fires most",
-        "selective_where": "Each pair: the filter's ascent image (its index, its region, the lift),\nthen where its top 1% "
-                           "activations fall, over the mean face",
+        "selective_title": "Each layer's most region-selective filters",
+        "selective_panels": "Each triple: the filter's ascent image (its index, its region, the lift); the mean of its\n"
+                            "strongest face patches (its receptive field, {faces} faces); where its top 1% activations "
+                            "fall over the mean face",
         "activations_title": "{layer} output for {split} face {index}: true {true}, predicted {predicted}",
         "unlabelled": "unlabelled",
         "activation_scale": "activation (shared scale)",
@@ -112,9 +111,9 @@ FIGURE_WORDS = {
         "filters_layer": "{layer}：感受野 {field} 像素",
         "filters_counts": "S {stripes}、L {lattice}、B {blob}、無反應 {dead}",
         "filters_legend": "S 條紋（h 水平、v 垂直、d 斜向），L 格點，B 斑點；數字為週期（像素）",
-        "selective_title": "各層最具區域選擇性的濾波器：梯度上升影像｜反應的位置",
-        "selective_faces": "每一對：濾波器的梯度上升影像（編號、區域、提升倍數），\n以及使它反應最強的臉部區塊（感受野大小）",
-        "selective_where": "每一對：濾波器的梯度上升影像（編號、區域、提升倍數），\n以及它前 1% 活化值落在平均臉上的位置",
+        "selective_title": "各層最具區域選擇性的濾波器",
+        "selective_panels": "每組三格：濾波器的梯度上升影像（編號、區域、提升倍數）；\n"
+                            "使它反應最強的臉部區塊的平均（感受野大小，{faces} 張臉）；它前 1% 活化值落在平均臉上的位置",
         "activations_title": "{layer} 對{split}第 {index} 張臉的輸出：真實為{true}，預測為{predicted}",
         "unlabelled": "無標記",
         "activation_scale": "活化值（所有圖共用色階）",

@@ -287,7 +287,7 @@ def test_filter_viz_script_reads_three_layers_and_writes_one_figure_and_the_acti
         assert sum(d["counts"].values()) == n and d["counts"]["none"] == n - len(d["selective"]), layer
         assert all(b >= 1 for b in d["bar"].values())
         assert all(d["lift"][f][r] > d["bar"][r] for f, r in d["selective"].items())
-    assert os.path.exists(rec["selective_figure"]) and os.path.exists(rec["selective_where_figure"])
+    assert os.path.exists(rec["selective_figure"]) and rec["patch_faces"] == 100
 
 
 def test_analysis_user_errors_are_one_line_exit_2(tmp_path):

@@ -95,3 +95,23 @@ def test_a_second_start_counts_the_filters_that_keep_their_kind_and_their_agreem
     assert swapped["counts"] == {"stripes": 2, "lattice": 1, "blob": 2}
     # One kind in both starts: kappa has nothing to measure, and is left out rather than called 0 or 1.
     assert filter_viz.second_start(record(["blob"] * 3), record(["blob"] * 3))["kappa"] is None
+
+
+def test_the_mean_patch_is_centred_on_what_the_filter_fires_on_in_the_faces_where_it_fires_most():
+    rng = np.random.default_rng(0)
+    x = rng.integers(60, 120, (200, 48, 48)).astype(np.uint8)
+    acts = np.zeros((200, 24, 24, 2), np.float32)   # a stride-2 layer: cell (i, j) covers pixels 2i..2i+1
+    for n in range(200):
+        i, j = rng.integers(3, 21, 2)
+        acts[n, i, j, 0] = 1 + n                      # the last faces fire hardest
+        if n >= 150:
+            x[n, 2 * i:2 * i + 2, 2 * j:2 * j + 2] = 255   # what the filter finds, under its strongest cell
+        else:
+            x[n, 40:42, 40:42] = 255                   # the weaker faces have it elsewhere
+    patch = filter_viz.mean_top_patch(acts, x, 0, field=7, n=50)
+    assert patch.shape == (7, 7)
+    bright = np.zeros((7, 7), bool)
+    bright[2:4, 2:4] = True
+    assert patch[bright].min() == 255 and patch[~bright].max() < 130
+    # Taken from the 100 strongest faces, half of them the weaker ones, the spot is half as bright.
+    assert filter_viz.mean_top_patch(acts, x, 0, field=7, n=100)[bright].mean() < 200
