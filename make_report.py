@@ -209,15 +209,15 @@ def q2_context(cnn, dnn, same):
 
 
 def q3_context(conf, cnn, sal=None):
-    """Question 3: the most confused pairs, how near each pair lies in the last hidden layer, and rarity."""
+    """Question 3: the most confused pairs, the part of the face each wrong answer rests on, how near each pair
+    lies in the last hidden layer, and rarity."""
     from scipy.stats import spearmanr
     per = conf["per_class"]
     counts = (cnn or {}).get("data", {}).get("class_counts", {}).get("train")
     share = dict(zip(CLASS_NAMES, np.asarray(counts) / sum(counts))) if counts else None
     near = {frozenset((p["a"], p["b"])): p for p in conf.get("separation", {}).get("pairs", [])}
     norm, matrix = np.asarray(conf["normalized"]), np.asarray(conf["counts"])
-    # The part a class needs most, where its interval tells it apart from every other part
-    part = {c: a.get("costliest") for c, a in (sal or {}).get("by_class", {}).items() if not a.get("close")}
+    cues, needs = (sal or {}).get("confusion_cues") or {}, (sal or {}).get("by_class") or {}
     pairs = []
     for p in conf["most_confused"]:
         back = CLASS_NAMES.index(p["predicted"]), CLASS_NAMES.index(p["true"])   # the other way round
@@ -225,7 +225,7 @@ def q3_context(conf, cnn, sal=None):
         pairs.append({**p, "near": near.get(frozenset((p["true"], p["predicted"]))), "of": of,
                       "back": float(norm[back]), "back_count": int(matrix[back]),
                       "back_of": int(per[p["predicted"]]["support"]),
-                      "part": part.get(p["true"]) if part.get(p["true"]) == part.get(p["predicted"]) else None,
+                      "cue": cue_context(cues.get(f"{p['true']}>{p['predicted']}"), needs.get(p["predicted"], {})),
                       **dict(zip(("lo", "hi"), wilson(p["rate"], of)))})
     called = matrix.sum(0) - np.diag(matrix)   # faces wrongly called each class
     errors = int(called.sum())
@@ -235,6 +235,7 @@ def q3_context(conf, cnn, sal=None):
     trained = (cnn or {}).get("evaluation", {}).get(conf["split"], {}).get("accuracy")
     return {"split": conf["split"], "n": conf["n"], "acc": conf["accuracy_plain"], "acc_tta": conf["accuracy_tta"],
             "macro_f1": conf["macro_f1"], "pairs": pairs, "n_pairs": len(near), "classes": classes,
+            "cue_faces": (sal or {}).get("cue_faces"),
             "nearest": list(near.values())[:6], "rarest": rarest,
             "recall_rank": sorted(classes, key=lambda c: c["recall"]).index(rarest) + 1 if rarest else None,
             "share_recall_rho": float(spearmanr([c["share"] for c in classes], [c["recall"] for c in classes])[0])
@@ -246,6 +247,17 @@ def q3_context(conf, cnn, sal=None):
             if trained is not None and len(conf.get("members") or [1]) == 1 else 0,
             "precision": (cnn or {}).get("precision", "float32"),
             "figure": conf["figure"], "gallery": conf.get("gallery_figure") if conf.get("gallery") else None}
+
+
+def cue_context(cue, needed):
+    """What one wrong answer rests on (saliency.confusion_cues): the parts, the costliest's drop and interval,
+    and whether it is the part the answered class's own faces need most (question 4). None: not measured."""
+    if cue is None:
+        return None
+    top = cue["cue"]
+    o = cue["occlusion"].get(top, {})
+    return {"n": cue["n"], "parts": [top] + cue["close"] if top else [], "drop": o.get("prob"),
+            "lo": o.get("prob_lo"), "hi": o.get("prob_hi"), "own": bool(top) and top == needed.get("costliest")}
 
 
 def planted(counts):

@@ -17,13 +17,17 @@ Writes figures/<model>_saliency.png (face, heat map, overlay per method, and
 the thresholded "where it looks" mask), figures/<model>_saliency_mean.png
 (mean map per class), and models/<model>.saliency.json. On the built-in
 synthetic set it also measures how much of the saliency falls on the pixels
-that carry the expression.
+that carry the expression. For each confusion (a class taken for another,
+on CUE_FACES faces or more) it measures which part of the face the wrong
+answer rests on: hiding which region lowers that answer's probability most
+(report question 3).
 
     python saliency.py                          # one correctly classified face per class
     python saliency.py --method gradcam --index 3 17 42
 """
 
 import argparse
+import itertools
 import sys
 import time
 from functools import partial
@@ -208,6 +212,7 @@ def plot_relative_maps(relative, overall, counts, mean_face, region_share, split
 # costs its true class (the split's mean face pasted over it).
 
 BOOTSTRAP = 1000      # resamples of the faces for every interval
+CUE_FACES = 10        # faces a confusion needs for its cue to be measured: fewer give intervals wider than the drops
 
 
 def region_scores(maps, regions):
@@ -257,12 +262,14 @@ def relative_maps(maps, y):
 
 
 def occlusion_drops(model, x, y, regions, fill):
-    """(N, R) drops, per 100 pixels of the region, of the true class's probability and of being right,
-    when the region of each face is replaced by `fill` (the split's mean face)."""
+    """(N, R) drops, per 100 pixels of the region, of the true class's probability, of being right and of the
+    probability of the model's own answer, when the region of each face is replaced by `fill` (the split's mean
+    face); and (N,) the answers."""
     rows = np.arange(len(x))
     before = predict_probs(model, x)
-    p0, right0 = before[rows, y], (before.argmax(1) == y).astype(np.float64)
-    prob, right = (np.full((len(x), len(REGIONS)), np.nan) for _ in range(2))
+    answer = before.argmax(1)
+    p0, right0, a0 = before[rows, y], (answer == y).astype(np.float64), before[rows, answer]
+    prob, right, answer_prob = (np.full((len(x), len(REGIONS)), np.nan) for _ in range(3))
     where = np.broadcast_to(regions, x.shape)
     for r in range(len(REGIONS)):
         inside = where == r
@@ -271,7 +278,8 @@ def occlusion_drops(model, x, y, regions, fill):
         per = np.where(area > 0, 100 / np.maximum(area, 1), np.nan)
         prob[:, r] = (p0 - after[rows, y]) * per
         right[:, r] = (right0 - (after.argmax(1) == y)) * per
-    return prob, right
+        answer_prob[:, r] = (a0 - after[rows, answer]) * per
+    return prob, right, answer_prob, answer
 
 
 def occlusion_summary(prob, right, area, seed=0):
@@ -287,10 +295,30 @@ def occlusion_summary(prob, right, area, seed=0):
 
 
 def costliest(occlusion):
-    """The face part (not the rest of the image) whose hiding costs the true class the most probability per pixel,
-    where that cost's interval lies above 0; None where hiding no part costs a measurable amount."""
+    """The face part (not the rest of the image) whose hiding costs the class the most probability per pixel,
+    where that cost's interval lies above 0 (None where hiding no part costs a measurable amount), and the parts
+    whose cost reaches into its interval: not told apart from it."""
     costs = {r: o for r, o in occlusion.items() if o["prob_lo"] > 0 and r != "rest"}
-    return max(costs, key=lambda r: costs[r]["prob"]) if costs else None
+    if not costs:
+        return None, []
+    top = max(costs, key=lambda r: costs[r]["prob"])
+    return top, [r for r, o in costs.items() if r != top and o["prob"] >= costs[top]["prob_lo"]]
+
+
+def confusion_cues(answer_prob, y, answer, area, min_faces=CUE_FACES):
+    """Why a class is taken for another: for each confusion (true, answered) of at least min_faces faces, how much
+    hiding each region lowers the probability of the wrong answer, and the part that answer rests on most."""
+    out = {}
+    for a, b in itertools.permutations(range(len(CLASS_NAMES)), 2):
+        rows = np.flatnonzero((y == a) & (answer == b))
+        if len(rows) < min_faces:
+            continue
+        occ = occlusion_summary(answer_prob[rows], answer_prob[rows], np.nanmean(area[rows], 0))
+        occ = {r: {k: o[k] for k in ("prob", "prob_lo", "prob_hi", "area")} for r, o in occ.items()}
+        cue, close = costliest(occ)
+        out[f"{CLASS_NAMES[a]}>{CLASS_NAMES[b]}"] = {"true": CLASS_NAMES[a], "predicted": CLASS_NAMES[b],
+                                                     "n": int(len(rows)), "occlusion": occ, "cue": cue, "close": close}
+    return out
 
 
 def agreement(relative, region):
@@ -303,21 +331,20 @@ def agreement(relative, region):
 def region_answers(maps, random_maps, regions, model, x, y, fill):
     """Q4's measurements per class ("all" first): occlusion cost per region and the costliest part; for all faces
     the maps' saliency per region (and the re-drawn network's); per class its saliency relative to all faces,
-    whether that agrees with the costliest part, and the part its map favours most."""
+    whether that agrees with the costliest part, and the part its map favours most. And from the same occlusions,
+    Q3's confusion cues (confusion_cues)."""
     scores = region_scores(maps, regions)
-    prob, right = occlusion_drops(model, x, y, regions, fill)
+    prob, right, answer_prob, answer = occlusion_drops(model, x, y, regions, fill)
     where = np.broadcast_to(regions, x.shape)
     area = np.stack([(where == r).sum((1, 2)) for r in range(len(REGIONS))], 1).astype(np.float64)
+    area = np.where(area > 0, area, np.nan)
     out = {}
     for c, name in [(None, "all")] + list(enumerate(CLASS_NAMES)):
         rows = np.flatnonzero(y == c) if c is not None else np.arange(len(y))
         if not len(rows):
             continue
-        occ = occlusion_summary(prob[rows], right[rows], np.nanmean(np.where(area[rows] > 0, area[rows], np.nan), 0))
-        top = costliest(occ)
-        # Regions whose drop reaches into the costliest one's interval: not told apart from it
-        close = [r for r, o in occ.items()
-                 if top and r not in (top, "rest") and o["prob_lo"] > 0 and o["prob"] >= occ[top]["prob_lo"]]
+        occ = occlusion_summary(prob[rows], right[rows], np.nanmean(area[rows], 0))
+        top, close = costliest(occ)
         entry = {"n": int(len(rows)), "occlusion": occ, "costliest": top, "close": close}
         if c is None:
             entry["saliency"] = dict(zip(REGIONS, np.nanmean(scores, 0).round(3).tolist()))
@@ -329,7 +356,7 @@ def region_answers(maps, random_maps, regions, model, x, y, fill):
             entry.update(relative=rel, map_agrees=agreement(rel, top) if top else None,
                          favoured=max(favoured, key=lambda r: rel[r]["ratio"]) if favoured else None)
         out[name] = entry
-    return out
+    return out, confusion_cues(answer_prob, y, answer, area)
 
 
 def inside_outside(maps, mask):
@@ -396,12 +423,13 @@ def main(argv=None):
     random_maps = normalise(vanilla_saliency(randomised(model), x, y.astype(np.int32)))
     regions = face_regions(data, split, n)
     mean_face = x.mean(0)
+    by_class, cues = region_answers(maps, random_maps, regions, model, x, y, np.rint(mean_face))
     record = {"model": args.model, "data": data.source, "usage": data.usage, "split": split, "indices": idx.tolist(),
               "methods": methods, "n_mean": int(n), "gradcam_layer": last_conv(model) if "gradcam" in methods else None,
               "regions_follow_faces": follows_faces(data), "bootstrap": BOOTSTRAP,
               "region_boxes": None if follows_faces(data) else dict(zip(("eye_row", "left_eye", "right_eye", "mouth_row"),
                                                                         mean_face_landmarks(mean_face))),
-              "by_class": region_answers(maps, random_maps, regions, model, x, y, np.rint(mean_face)),
+              "by_class": by_class, "confusion_cues": cues, "cue_faces": CUE_FACES,
               # The sanity check (Adebayo et al.): maps of a model with re-drawn weights should not resemble these.
               "randomisation_rank_correlation": rank_correlation(maps, random_maps)}
     if split in data.masks:   # synthetic: the expression pixels are known
@@ -430,6 +458,10 @@ def main(argv=None):
             f"{r} {o['prob']:.3f} [{o['prob_lo']:.3f}, {o['prob_hi']:.3f}]" for r, o in occ.items())
             + f" per 100 px; costliest: {top or 'none'}" + (f", its map: {answer['map_agrees']} than all faces there"
                                                             if answer.get("map_agrees") else ""))
+    for cue in record["confusion_cues"].values():
+        print(f"{cue['true']} taken for {cue['predicted']} ({cue['n']} faces): the wrong answer rests most on "
+              + (f"the {cue['cue']}" if cue["cue"] else "no one part")
+              + (f" (as much on the {', the '.join(cue['close'])})" if cue["close"] else ""))
     print(f"rank correlation with a randomised model {record['randomisation_rank_correlation']:.2f}"
           + (f"; expression pixels {record['inside_outside_ratio']:.1f}x the rest" if "inside_outside_ratio" in record
              else ""))

@@ -22,13 +22,14 @@ def _isolated_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _global_dtype_policy():
-    """Keras' global dtype policy as it was before each test: a trainer run in-process sets it (mixed_bfloat16
-    on a CPU with bf16), and a later test on the same worker would otherwise compute in bfloat16."""
+def _float32_policy():
+    """Each test starts and ends with Keras' default float32 policy: a trainer run in-process (here or in a
+    session fixture) sets its own (mixed_bfloat16 on a CPU with bf16), and a later test on the same worker would
+    otherwise compute in bfloat16."""
     import keras
-    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
     yield
-    keras.mixed_precision.set_global_policy(policy)
+    keras.mixed_precision.set_global_policy("float32")
 
 
 SMALL_SPLITS = {"Training": 256, "PublicTest": 64, "PrivateTest": 64}

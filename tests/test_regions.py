@@ -75,8 +75,33 @@ def test_a_class_whose_maps_light_the_mouth_draws_more_there_and_the_others_less
 def test_the_costliest_region_is_the_largest_drop_whose_interval_clears_zero():
     occ = {"eyes": {"prob": 0.09, "prob_lo": -0.01}, "mouth": {"prob": 0.05, "prob_lo": 0.02},
            "nose": {"prob": 0.03, "prob_lo": 0.01}}
-    assert saliency.costliest(occ) == "mouth"           # the eyes' larger drop could be 0
-    assert saliency.costliest({"eyes": {"prob": 0.01, "prob_lo": -0.01}}) is None
+    assert saliency.costliest(occ) == ("mouth", ["nose"])   # the eyes' larger drop could be 0; the nose's
+    assert saliency.costliest({**occ, "nose": {"prob": 0.01, "prob_lo": 0.005}}) == ("mouth", [])   # reaches in
+    assert saliency.costliest({"eyes": {"prob": 0.01, "prob_lo": -0.01}}) == (None, [])
+
+
+def test_a_wrong_answer_that_rests_on_the_mouth_is_traced_to_the_mouth():
+    import keras
+    from ferlib import CLASS_NAMES
+    regions = fitted_regions(drawn_face())
+    mouth = (regions == REGIONS.index("mouth")).ravel()
+    # A model that answers Sad for a bright mouth (its logit: 0.1 x the mouth's mean gray) and Fear otherwise.
+    sad, fear = CLASS_NAMES.index("Sad"), CLASS_NAMES.index("Fear")
+    weights, bias = np.zeros((48 * 48, 7), np.float32), np.full(7, -50, np.float32)
+    weights[mouth, sad], bias[sad], bias[fear] = 0.1 / mouth.sum(), 0, 19
+    model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")])
+    model.layers[-1].set_weights([weights, bias])
+    rng = np.random.default_rng(0)
+    x = rng.integers(100, 150, (48, 48, 48)).astype(np.uint8)
+    x[:30][:, regions == REGIONS.index("mouth")] = 255          # 30 Fear faces with a bright mouth: taken for Sad
+    y = np.full(48, fear)
+    y[40:] = CLASS_NAMES.index("Angry")                          # 8 Angry faces taken for Fear: too few to read
+    prob, right, answer_prob, answer = saliency.occlusion_drops(model, x, y, regions, np.rint(x.mean(0)))
+    area = np.broadcast_to(np.array([(regions == r).sum() for r in range(len(REGIONS))], float), prob.shape)
+    cues = saliency.confusion_cues(answer_prob, y, answer, area)
+    assert list(cues) == ["Fear>Sad"] and cues["Fear>Sad"]["n"] == 30
+    assert cues["Fear>Sad"]["cue"] == "mouth" and cues["Fear>Sad"]["close"] == []
+    assert cues["Fear>Sad"]["occlusion"]["mouth"]["prob_lo"] > 0.05
 
 
 def test_a_few_faces_with_a_weak_lean_are_not_read_as_drawing_more():
