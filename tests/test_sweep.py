@@ -68,6 +68,7 @@ def weights(path):
     return load_model(str(path)).get_weights()
 
 
+@pytest.mark.long   # about 50 s: a Ray cluster and three trainer runs
 def test_a_sweep_runs_each_trial_as_the_trainer_alone_and_a_rerun_trains_nothing(tmp_path, cluster, capsys):
     import sweep
     common = flags(tmp_path)

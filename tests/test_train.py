@@ -448,6 +448,7 @@ class KeepTrainable(keras.callbacks.Callback):
                             for l in self.model.layers if l.trainable_weights})
 
 
+@pytest.mark.long   # about 50 s; test_a_weight_average_run_resumes_exactly_and_saves_the_average is the quick check
 def test_weight_averaging_saves_the_mean_of_the_last_epochs_and_resumes_exactly(tmp_path):
     flags = ("--epochs", "4", "--swa", "0.5")
     seen = KeepTrainable()
