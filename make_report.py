@@ -251,13 +251,15 @@ def q3_context(conf, cnn, sal=None):
 
 def cue_context(cue, needed):
     """What one wrong answer rests on (saliency.confusion_cues): the parts, the costliest's drop and interval,
-    and whether it is the part the answered class's own faces need most (question 4). None: not measured."""
+    and whether it is the part the answered class's own faces need most (question 4; not said of a cue spread
+    over the whole face). None: not measured."""
     if cue is None:
         return None
     top = cue["cue"]
     o = cue["occlusion"].get(top, {})
     return {"n": cue["n"], "parts": [top] + cue["close"] if top else [], "drop": o.get("prob"),
-            "lo": o.get("prob_lo"), "hi": o.get("prob_hi"), "own": bool(top) and top == needed.get("costliest")}
+            "lo": o.get("prob_lo"), "hi": o.get("prob_hi"),
+            "own": bool(top) and len(cue["close"]) < 2 and top == needed.get("costliest")}
 
 
 def planted(counts):
