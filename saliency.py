@@ -282,16 +282,21 @@ def occlusion_drops(model, x, y, regions, fill):
     return prob, right, answer_prob, answer
 
 
-def occlusion_summary(prob, right, area, seed=0):
-    """Per region: mean drops per 100 pixels with 95% bootstrap intervals, and the region's mean area."""
+def occlusion_summary(prob, area, right=None, seed=0):
+    """Per region: mean drops per 100 pixels with 95% bootstrap intervals (of the probability, and of being right
+    where `right` is given), and the region's mean area."""
     idx = resamples(len(prob), seed)
-    with np.errstate(invalid="ignore"):
-        p, p_lo, p_hi = interval(np.nanmean(prob[idx], axis=1))
-        a, a_lo, a_hi = interval(np.nanmean(right[idx], axis=1))
-    return {REGIONS[r]: {"prob": float(p[r]), "prob_lo": float(p_lo[r]), "prob_hi": float(p_hi[r]),
-                         "acc": float(a[r]), "acc_lo": float(a_lo[r]), "acc_hi": float(a_hi[r]),
-                         "area": float(area[r])}
-            for r in range(len(REGIONS)) if np.isfinite(p[r])}
+    out = {}
+    for key, drops in (("prob", prob), ("acc", right)):
+        if drops is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            mean, lo, hi = interval(np.nanmean(drops[idx], axis=1))
+        for r in range(len(REGIONS)):
+            if np.isfinite(mean[r]):
+                out.setdefault(REGIONS[r], {}).update({key: float(mean[r]), f"{key}_lo": float(lo[r]),
+                                                       f"{key}_hi": float(hi[r]), "area": float(area[r])})
+    return out
 
 
 def costliest(occlusion):
@@ -313,8 +318,7 @@ def confusion_cues(answer_prob, y, answer, area, min_faces=CUE_FACES):
         rows = np.flatnonzero((y == a) & (answer == b))
         if len(rows) < min_faces:
             continue
-        occ = occlusion_summary(answer_prob[rows], answer_prob[rows], np.nanmean(area[rows], 0))
-        occ = {r: {k: o[k] for k in ("prob", "prob_lo", "prob_hi", "area")} for r, o in occ.items()}
+        occ = occlusion_summary(answer_prob[rows], np.nanmean(area[rows], 0))
         cue, close = costliest(occ)
         out[f"{CLASS_NAMES[a]}>{CLASS_NAMES[b]}"] = {"true": CLASS_NAMES[a], "predicted": CLASS_NAMES[b],
                                                      "n": int(len(rows)), "occlusion": occ, "cue": cue, "close": close}
@@ -343,7 +347,7 @@ def region_answers(maps, random_maps, regions, model, x, y, fill):
         rows = np.flatnonzero(y == c) if c is not None else np.arange(len(y))
         if not len(rows):
             continue
-        occ = occlusion_summary(prob[rows], right[rows], np.nanmean(area[rows], 0))
+        occ = occlusion_summary(prob[rows], np.nanmean(area[rows], 0), right[rows])
         top, close = costliest(occ)
         entry = {"n": int(len(rows)), "occlusion": occ, "costliest": top, "close": close}
         if c is None:
