@@ -300,10 +300,12 @@ def occlusion_summary(prob, area, right=None, seed=0):
 
 
 def costliest(occlusion):
-    """The face part (not the rest of the image) whose hiding costs the class the most probability per pixel,
-    where that cost's interval lies above 0 (None where hiding no part costs a measurable amount), and the parts
-    whose cost reaches into its interval: not told apart from it."""
-    costs = {r: o for r, o in occlusion.items() if o["prob_lo"] > 0 and r != "rest"}
+    """The face part whose hiding costs the class the most probability per pixel, where that cost is measurable:
+    its interval lies above 0 and above the mean cost of hiding the rest of the image (the control: a part that
+    costs no more per pixel than the background is not what the score needs). None where no part is measurable;
+    and the measurable parts whose cost reaches into its interval: not told apart from it."""
+    floor = max(0.0, occlusion.get("rest", {}).get("prob", 0.0))
+    costs = {r: o for r, o in occlusion.items() if o["prob_lo"] > floor and r != "rest"}
     if not costs:
         return None, []
     top = max(costs, key=lambda r: costs[r]["prob"])

@@ -78,6 +78,10 @@ def test_the_costliest_region_is_the_largest_drop_whose_interval_clears_zero():
     assert saliency.costliest(occ) == ("mouth", ["nose"])   # the eyes' larger drop could be 0; the nose's
     assert saliency.costliest({**occ, "nose": {"prob": 0.01, "prob_lo": 0.005}}) == ("mouth", [])   # reaches in
     assert saliency.costliest({"eyes": {"prob": 0.01, "prob_lo": -0.01}}) == (None, [])
+    # Against the rest of the image: a part that costs no more per pixel than the background is not named.
+    rest = {"rest": {"prob": 0.018, "prob_lo": 0.015}}
+    assert saliency.costliest({**rest, "eyes": {"prob": 0.017, "prob_lo": 0.004}}) == (None, [])
+    assert saliency.costliest({**rest, **occ}) == ("mouth", [])   # the nose, [0.01, ...], is no longer measurable
 
 
 def test_a_wrong_answer_that_rests_on_the_mouth_is_traced_to_the_mouth():
