@@ -517,6 +517,34 @@ def where_it_fires(acts, f, size=48):
     return np.repeat(np.repeat(top.mean(0), step, 0), step, 1)
 
 
+COHERENT = 0.5         # structure-tensor coherence from which a mean patch reads as a line: its main direction
+                       # carries 3x the gradient energy of the other (1: one direction only)
+SPOT = 1.0             # centre-minus-ring contrast, in the patch's sds, above which it reads as a spot
+
+
+def read_patch(patch):
+    """{"shape", "orientation", "direction"}: what a filter's mean face patch shows. shape "line" (an edge or a
+    band; its orientation in read_pattern's degrees and its orientation_word) where its gradients share one
+    direction (coherence >= COHERENT);
+    else "dark spot" or "bright spot" where its centre differs from its border by SPOT sds or more; else None."""
+    p = np.asarray(patch, np.float64)
+    sd = p.std()
+    if sd < 1e-6:
+        return {"shape": None, "orientation": None, "direction": None}
+    gy, gx = np.gradient(p)
+    jxx, jyy, jxy = (gx * gx).sum(), (gy * gy).sum(), (gx * gy).sum()
+    coherence = np.hypot(jxx - jyy, 2 * jxy) / max(jxx + jyy, 1e-12)
+    if coherence >= COHERENT:
+        across = np.degrees(0.5 * np.arctan2(2 * jxy, jxx - jyy))   # the gradient's direction, rows going down
+        along = float((-(across + 90)) % 180)   # the line's own angle, as shown
+        return {"shape": "line", "orientation": along, "direction": orientation_word(along)}
+    yy, xx = np.mgrid[:p.shape[0], :p.shape[1]] - (np.array(p.shape)[:, None, None] - 1) / 2
+    r = np.hypot(yy, xx) / p.shape[0]
+    contrast = (p[r <= 0.25].mean() - p[r >= 0.4].mean()) / sd
+    shape = "dark spot" if contrast <= -SPOT else "bright spot" if contrast >= SPOT else None
+    return {"shape": shape, "orientation": None, "direction": None}
+
+
 def plot_selective(rows, mean_face, region_map, patch_faces, lang, dest):
     """Per layer (a row), its most selective filters, three panels each: the ascent image, the mean patch that
     drives the filter most (contrast stretched), and where its top activations fall over the split's mean face.
@@ -620,9 +648,11 @@ def main(argv=None):
         acts = activations(cut, dissected)
         layers[layer]["dissection"] = dissect(acts, [layer_model(m, layer) for m in redrawn], dissected, regions)
         rec = layers[layer]
-        selective.append((layer, rec["receptive_field"], [
-            (f, r, lift, images[rec["filters"].index(f)], mean_top_patch(acts, dissected, f, rec["receptive_field"]),
-             where_it_fires(acts, f)) for f, r, lift in most_selective(rec) if f in rec["filters"]]))
+        chosen = [(f, r, lift, images[rec["filters"].index(f)], mean_top_patch(acts, dissected, f, field),
+                   where_it_fires(acts, f)) for f, r, lift in most_selective(rec) if f in rec["filters"]]
+        rec["shown_selective"] = [{"filter": f, "region": r, "lift": lift, "patch": read_patch(patch)}
+                                  for f, r, lift, _, patch, _ in chosen]
+        selective.append((layer, field, chosen))
         shown.append((layer, images, rec))
     fig_prefix, json_path = analysis_paths(args.model, args.figures_dir, "filters")
     record = {

@@ -318,6 +318,7 @@ def q5_context(filt):
                            "kappa": again.get("kappa"), "same": again.get("same"),
                            "compared": again.get("filters"), "firm": rec.get("firm", False),
                            "several": sum(len(rs) > 1 for rs in over.values()), "kinds": rec["counts"],
+                           "shown": rec.get("shown_selective", []),
                            "best": {"filter": best, "region": d["selective"][best],
                                     "lift": d["lift"][best][d["selective"][best]]} if best is not None else None})
     return {"layers": layers, "top_share": layers[0]["top_share"] if layers else None, "steps": filt["steps"],

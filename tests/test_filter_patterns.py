@@ -115,3 +115,30 @@ def test_the_mean_patch_is_centred_on_what_the_filter_fires_on_in_the_faces_wher
     assert patch[bright].min() == 255 and patch[~bright].max() < 130
     # Taken from the 100 strongest faces, half of them the weaker ones, the spot is half as bright.
     assert filter_viz.mean_top_patch(acts, x, 0, field=7, n=100)[bright].mean() < 200
+
+
+@pytest.mark.parametrize("draw, shape, word", [
+    (lambda yy, xx: (yy > 0) * 100.0, "line", "horizontal"),                        # dark above, light below
+    (lambda yy, xx: 100 - 80 * (np.abs(xx) < 2), "line", "vertical"),               # a dark vertical band
+    (lambda yy, xx: (yy < -xx) * 100.0, "line", "diagonal"),                        # an edge along "/"
+    (lambda yy, xx: 100 - 80 * np.exp(-(yy ** 2 + xx ** 2) / 8), "dark spot", None),   # a pupil
+    (lambda yy, xx: 50 + 80 * np.exp(-(yy ** 2 + xx ** 2) / 8), "bright spot", None),
+])
+def test_mean_patches_of_known_shape_are_read_right(draw, shape, word):
+    yy, xx = np.mgrid[-10:11, -10:11].astype(float)
+    noise = np.random.default_rng(0).normal(0, 5, yy.shape)
+    reading = filter_viz.read_patch(draw(yy, xx) + noise)
+    assert reading["shape"] == shape, reading
+    assert (reading["orientation"] is None) == (word is None)
+    if word:
+        assert filter_viz.orientation_word(reading["orientation"]) == reading["direction"] == word, reading
+
+
+def test_a_patch_lines_angle_is_read_as_shown():
+    yy, xx = np.mgrid[-10:11, -10:11].astype(float)   # rows go down the image as shown
+    assert abs(filter_viz.read_patch((yy < -xx) * 100.0)["orientation"] - 45) < 5     # "/"
+    assert abs(filter_viz.read_patch((yy < xx) * 100.0)["orientation"] - 135) < 5     # "\"
+
+
+def test_a_patch_of_noise_reads_as_no_shape():
+    assert filter_viz.read_patch(np.random.default_rng(1).normal(100, 20, (21, 21)))["shape"] is None
