@@ -299,6 +299,15 @@ def q4_context(sal):
             "relative_figure": sal["figure_mean"], "faces_figure": sal["figure"]}
 
 
+def patch_groups(shown):
+    """The shown filters grouped by what their mean patch reads as and where: [{"patch", "region", "filters"}]."""
+    groups = {}
+    for f in shown:
+        key = (f["patch"]["shape"], f["patch"]["direction"], f["region"])
+        groups.setdefault(key, {"patch": f["patch"], "region": f["region"], "filters": []})["filters"].append(f["filter"])
+    return list(groups.values())
+
+
 def q5_context(filt):
     """Question 5: per layer, how many filters are selective for each region against re-drawn weights."""
     layers = []
@@ -318,7 +327,7 @@ def q5_context(filt):
                            "kappa": again.get("kappa"), "same": again.get("same"),
                            "compared": again.get("filters"), "firm": rec.get("firm", False),
                            "several": sum(len(rs) > 1 for rs in over.values()), "kinds": rec["counts"],
-                           "shown": rec.get("shown_selective", []),
+                           "shown": patch_groups(rec.get("shown_selective", [])),
                            "best": {"filter": best, "region": d["selective"][best],
                                     "lift": d["lift"][best][d["selective"][best]]} if best is not None else None})
     return {"layers": layers, "top_share": layers[0]["top_share"] if layers else None, "steps": filt["steps"],
