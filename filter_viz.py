@@ -385,13 +385,14 @@ def plot_filters(shown, steps, lang, dest):
     save_figure(fig, dest)
 
 
-def plot_activations(face, maps, layer, image, lang, dest, cols=8):
+def plot_activations(face, maps, layer, image, lang, dest, cols=13):
     """The face, then every output map of the layer on one shared colour scale; image is the record's entry."""
     plt = pyplot()
     w, words = FIGURE_WORDS[lang], CLASS_WORDS[lang]
     n = maps.shape[-1] + 1
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6.5, 0.86 * rows + 0.5), squeeze=False, layout="constrained")
+    # 13 columns: the 64 maps of conv2d_6 and the face in 5 rows, a third of a printed page
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5, 0.62 * rows + 0.6), squeeze=False, layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
     axes[0, 0].imshow(face, cmap="gray", vmin=0, vmax=255)
