@@ -494,20 +494,34 @@ def most_selective(entry, n=SHOWN_SELECTIVE):
     return [(f, r, d["lift"][f][r]) for f, r in ranked[:n]]
 
 
+def strongest_faces(acts, f, n=PATCH_FACES):
+    """The n faces where filter f's strongest cell is strongest (strongest first), and that cell in each (flat)."""
+    a = acts[..., f].reshape(len(acts), -1)
+    faces = np.argsort(-a.max(1), kind="stable")[:n]
+    return faces, a[faces].argmax(1)
+
+
 def mean_top_patch(acts, x, f, field, n=PATCH_FACES):
     """The mean of the face patches (field x field px, edge-padded) around filter f's strongest cell in each of
     the n faces where that cell is strongest: what in a face drives the filter, with no one face shown."""
-    a = acts[..., f].reshape(len(acts), -1)
-    faces = np.argsort(-a.max(1), kind="stable")[:n]
+    faces, cells = strongest_faces(acts, f, n)
     step = x.shape[1] // acts.shape[1]
     size = min(field, x.shape[1])
     pad = size // 2 + 1
     padded = np.pad(x[faces].astype(np.float32), ((0, 0), (pad, pad), (pad, pad)), mode="edge")
     patches = []
-    for k, cell in enumerate(a[faces].argmax(1)):
+    for k, cell in enumerate(cells):
         top, left = (int(round((c + 0.5) * step - size / 2)) + pad for c in divmod(int(cell), acts.shape[2]))
         patches.append(padded[k, top:top + size, left:left + size])
     return np.mean(patches, 0)
+
+
+def class_counts(labels):
+    """{class name: faces} of labelled faces; None where any face is unlabelled (-1)."""
+    labels = np.asarray(labels)
+    if (labels < 0).any():
+        return None
+    return dict(zip(CLASS_NAMES, np.bincount(labels, minlength=len(CLASS_NAMES)).tolist()))
 
 
 def where_it_fires(acts, f, size=48):
@@ -631,7 +645,7 @@ def main(argv=None):
         maps_of = layer_model(model, args.activation_layer)
         if not 0 <= args.index < len(x):
             raise UserError(f"--index {args.index}: the {split} split has {len(x)} faces")
-    dissected = x[:DISSECT_FACES]
+    dissected, labels = x[:DISSECT_FACES], y[:DISSECT_FACES]
     regions = face_regions(data, split, len(dissected))
     redrawn = [randomised(model, seed) for seed in range(REDRAWN)]
 
@@ -651,7 +665,10 @@ def main(argv=None):
         rec = layers[layer]
         chosen = [(f, r, lift, images[rec["filters"].index(f)], mean_top_patch(acts, dissected, f, field),
                    where_it_fires(acts, f)) for f, r, lift in most_selective(rec) if f in rec["filters"]]
-        rec["shown_selective"] = [{"filter": f, "region": r, "lift": lift, "patch": read_patch(patch)}
+        # The classes of the faces it fires on most, against all dissected faces': a filter that favours an
+        # expression (make_report.py tests the share against the base rate)
+        rec["shown_selective"] = [{"filter": f, "region": r, "lift": lift, "patch": read_patch(patch),
+                                   "classes": class_counts(labels[strongest_faces(acts, f)[0]])}
                                   for f, r, lift, _, patch, _ in chosen]
         selective.append((layer, field, chosen))
         shown.append((layer, images, rec))
@@ -664,7 +681,7 @@ def main(argv=None):
     }
     writes = [(path, partial(plot_filters, shown, args.steps, lang)) for lang, path in figure_paths(record["figure"])]
     record.update(split=split, usage=data.usage, data_split=data.split_info, regions_follow_faces=follows_faces(data),
-                  patch_faces=min(PATCH_FACES, len(dissected)),
+                  patch_faces=min(PATCH_FACES, len(dissected)), dissected_classes=class_counts(labels),
                   selective_figure=f"{fig_prefix}_selective.png" if any(r[2] for r in selective) else None)
     if record["selective_figure"]:
         region_map = None if follows_faces(data) else regions[0]

@@ -299,13 +299,28 @@ def q4_context(sal):
             "relative_figure": sal["figure_mean"], "faces_figure": sal["figure"]}
 
 
-def patch_groups(shown):
-    """The shown filters grouped by what their mean patch reads as and where: [{"patch", "region", "filters"}]."""
+def patch_groups(shown, base):
+    """The shown filters grouped by what their mean patch reads as and where: [{"patch", "region", "filters"}],
+    each filter with the expression its strongest faces favour (favoured_class)."""
     groups = {}
     for f in shown:
         key = (f["patch"]["shape"], f["patch"]["direction"], f["region"])
-        groups.setdefault(key, {"patch": f["patch"], "region": f["region"], "filters": []})["filters"].append(f["filter"])
+        group = groups.setdefault(key, {"patch": f["patch"], "region": f["region"], "filters": []})
+        group["filters"].append({"filter": f["filter"], "favours": favoured_class(f.get("classes"), base)})
     return list(groups.values())
+
+
+def favoured_class(counts, base):
+    """The class most common among a filter's strongest faces, where its share's 95% Wilson interval lies above
+    that class's share of all the dissected faces (the control: a filter blind to expression gets the base
+    rate): {"name", "share", "lo", "hi", "all", "n"}; None where no class clears it or the faces are unlabelled."""
+    if not counts or not base:
+        return None
+    n, total = sum(counts.values()), sum(base.values())
+    name = max(counts, key=counts.get)
+    lo, hi = wilson(counts[name] / n, n)
+    return {"name": name, "share": counts[name] / n, "lo": lo, "hi": hi, "all": base[name] / total, "n": n} \
+        if lo > base[name] / total else None
 
 
 def q5_context(filt):
@@ -327,7 +342,7 @@ def q5_context(filt):
                            "kappa": again.get("kappa"), "same": again.get("same"),
                            "compared": again.get("filters"), "firm": rec.get("firm", False),
                            "several": sum(len(rs) > 1 for rs in over.values()), "kinds": rec["counts"],
-                           "shown": patch_groups(rec.get("shown_selective", [])),
+                           "shown": patch_groups(rec.get("shown_selective", []), filt.get("dissected_classes")),
                            "best": {"filter": best, "region": d["selective"][best],
                                     "lift": d["lift"][best][d["selective"][best]]} if best is not None else None})
     return {"layers": layers, "top_share": layers[0]["top_share"] if layers else None, "steps": filt["steps"],

@@ -288,6 +288,11 @@ def test_filter_viz_script_reads_three_layers_and_writes_one_figure_and_the_acti
         assert all(b >= 1 for b in d["bar"].values())
         assert all(d["lift"][f][r] > d["bar"][r] for f, r in d["selective"].items())
     assert os.path.exists(rec["selective_figure"]) and rec["patch_faces"] == 100
+    # The shown filters' mean patches read, and the classes of the faces each fires on most counted.
+    n = rec["layers"]["conv2d_3"]["dissection"]["faces"]
+    assert sum(rec["dissected_classes"].values()) == n
+    shown = [s for e in rec["layers"].values() for s in e["shown_selective"]]
+    assert shown and all(sum(s["classes"].values()) == 100 and "shape" in s["patch"] for s in shown)
 
 
 def test_analysis_user_errors_are_one_line_exit_2(tmp_path):

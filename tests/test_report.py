@@ -283,3 +283,13 @@ def test_the_mean_over_seeds_has_an_interval_that_covers_the_truth_and_other_rec
            "seed_runs": [{"seed": s, "best": b} for s, b in ((1, 0.681), (2, 0.679), (3, 0.680))]}
     spread = make_report.seed_spread(rec)
     assert spread["k"] == 3 and spread["mean"] == pytest.approx(0.68) and spread["sd"] < spread["binomial_sd"]
+
+
+def test_a_filter_favours_an_expression_only_where_its_strongest_faces_beat_the_base_rate():
+    base = {"Angry": 140, "Disgust": 15, "Fear": 140, "Happy": 250, "Sad": 170, "Surprise": 110, "Neutral": 175}
+    smiles = {**{c: 3 for c in base}, "Happy": 82}                       # 82 of 100 against 25% of all
+    fav = make_report.favoured_class(smiles, base)
+    assert fav["name"] == "Happy" and fav["n"] == 100 and fav["lo"] > fav["all"] == 0.25
+    blind = {c: round(k / 10) for c, k in base.items()}                 # the base rate, give or take rounding
+    assert make_report.favoured_class(blind, base) is None
+    assert make_report.favoured_class(None, base) is None               # unlabelled faces
