@@ -311,16 +311,17 @@ def patch_groups(shown, base):
 
 
 def favoured_class(counts, base):
-    """The class most common among a filter's strongest faces, where its share's 95% Wilson interval lies above
-    that class's share of all the dissected faces (the control: a filter blind to expression gets the base
-    rate): {"name", "share", "lo", "hi", "all", "n"}; None where no class clears it or the faces are unlabelled."""
+    """The class most common among a filter's strongest faces, where its share is at least twice that class's
+    share of all the dissected faces and its 95% Wilson interval lies above it (the control: a filter blind to
+    expression gets the base rate): {"name", "share", "lo", "hi", "all", "n"}; None where no class clears both
+    or the faces are unlabelled."""
     if not counts or not base:
         return None
     n, total = sum(counts.values()), sum(base.values())
     name = max(counts, key=counts.get)
     lo, hi = wilson(counts[name] / n, n)
     return {"name": name, "share": counts[name] / n, "lo": lo, "hi": hi, "all": base[name] / total, "n": n} \
-        if lo > base[name] / total else None
+        if lo > base[name] / total and counts[name] / n >= 2 * base[name] / total else None
 
 
 def q5_context(filt):

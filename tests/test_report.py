@@ -293,3 +293,5 @@ def test_a_filter_favours_an_expression_only_where_its_strongest_faces_beat_the_
     blind = {c: round(k / 10) for c, k in base.items()}                 # the base rate, give or take rounding
     assert make_report.favoured_class(blind, base) is None
     assert make_report.favoured_class(None, base) is None               # unlabelled faces
+    # Above the base rate with its interval, but not twice it: not called a preference
+    assert make_report.favoured_class({**{c: 100 for c in base}, "Happy": 400}, base) is None   # 40% [37%, 43%]
