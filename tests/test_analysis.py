@@ -124,6 +124,7 @@ def test_predict_with_several_models_averages_their_probabilities(trained, tmp_p
     assert labels != predict_probs(load_model(dnn), x, tta=2).argmax(1).tolist()
 
 
+@pytest.mark.long   # about 15 s on the quick models' worker, the suite's longest path
 def test_confusion_scores_an_ensemble_and_its_record_names_the_members(trained, tmp_path):
     x, y = load_synthetic().split("test")
     test_file = str(tmp_path / "faces.csv")
@@ -186,7 +187,9 @@ def expression_ratio(model, x, y, mask, method, only_right=True):
 SALIENCY_BARS = {"vanilla": 3.0, "smoothgrad": 2.0, "gradcam": 1.2}
 
 
-@pytest.mark.parametrize("method", sorted(SALIENCY_BARS))
+# SmoothGrad (about 15 s, on the quick models' worker, the suite's longest path) runs where CI=true
+@pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.long) if m == "smoothgrad" else m
+                                    for m in sorted(SALIENCY_BARS)])
 def test_saliency_lands_on_the_expression_pixels(trained, val_faces, method):
     x, y, mask = val_faces
     # Only correctly classified faces: explaining a wrong answer shows nothing.
